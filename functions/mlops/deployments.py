@@ -1,0 +1,82 @@
+"""Approval -> deployment: one approved model version starts one deploy workflow execution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .events import ModelPackageStateChange
+from .ledger import Ledger
+from .reactions import Reaction
+from .settings import Settings
+
+MAX_EXECUTION_NAME = 80
+
+
+def execution_name(change: ModelPackageStateChange) -> str:
+    """Deterministic per approval state change (same version, same LastModifiedTime), at most 80 characters."""
+    digest = hashlib.sha256(f"{change.ModelPackageArn}|{change.LastModifiedTime}".encode()).hexdigest()[:16]
+    name = f"approved-v{change.ModelPackageVersion}-{digest}"
+    assert len(name) <= MAX_EXECUTION_NAME
+    return name
+
+
+def why_not_deploy(change: ModelPackageStateChange, settings: Settings) -> str | None:
+    """The reason this state change must not start a deployment, or None when it must."""
+    if change.ModelPackageGroupName != settings.model_package_group_name:
+        return (
+            f"model package group {change.ModelPackageGroupName} is not this project's group "
+            f"{settings.model_package_group_name}"
+        )
+    if change.ModelPackageStatus != "Completed":
+        return f"version {change.ModelPackageVersion} is {change.ModelPackageStatus}, not Completed"
+    if change.ModelApprovalStatus != "Approved":
+        return f"version {change.ModelPackageVersion} is {change.ModelApprovalStatus}, not Approved"
+    return None
+
+
+def deployment_input(change: ModelPackageStateChange) -> dict[str, str]:
+    """The deploy workflow's input; identical for duplicates so that StartExecution stays idempotent."""
+    return {
+        "ModelPackageArn": change.ModelPackageArn,
+        "Reason": f"version {change.ModelPackageVersion} approved in the model registry at {change.LastModifiedTime}",
+        "RequestedBy": "model registry approval",
+    }
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def start_once(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, str]) -> tuple[str, bool]:
+    """Start the named execution; (its ARN, whether this call started it)."""
+    try:
+        response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return _execution_arn(state_machine_arn, name), False
+    return response["executionArn"], True
+
+
+def react_to_approval(
+    change: ModelPackageStateChange, event_id: str, settings: Settings, sfn: Any, ledger: Ledger
+) -> Reaction:
+    reason = why_not_deploy(change, settings)
+    if reason:
+        return Reaction("ignored", reason)
+    name = execution_name(change)
+    execution_arn, _ = start_once(sfn, settings.deploy_state_machine_arn, name, deployment_input(change))
+    pk, sk = f"APPROVAL#{change.ModelPackageArn}", f"CHANGE#{change.LastModifiedTime}"
+    first = ledger.record_once(
+        pk,
+        sk,
+        kind="approval",
+        model_package_arn=change.ModelPackageArn,
+        model_package_version=change.ModelPackageVersion,
+        execution_arn=execution_arn,
+        event_id=event_id,
+    )
+    if not first:
+        count = ledger.count_duplicate(pk, sk)
+        return Reaction("duplicate", f"approval of version {change.ModelPackageVersion} already handled ({count} duplicates)", execution_arn)
+    return Reaction("started", f"deploying version {change.ModelPackageVersion}", execution_arn)

@@ -1,0 +1,78 @@
+"""The ledger: one DynamoDB table recording what the automation decided, when and why.
+
+Keys: `pk` names the subject (an endpoint, a model version, an alarm, a pipeline execution),
+`sk` orders its entries. Items are written once (conditional put), so a duplicate event
+finds its entry already there and only bumps a counter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _attribute(value: object) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    return {"S": str(value)}
+
+
+def _plain(attribute: dict[str, Any]) -> object:
+    (kind, value), = attribute.items()
+    if kind == "N":
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    return value
+
+
+class Ledger:
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def record_once(self, pk: str, sk: str, **fields: object) -> bool:
+        """Write the entry unless it exists. True when this call wrote it."""
+        item = {"pk": {"S": pk}, "sk": {"S": sk}, "recorded_at": {"S": now_iso()}}
+        item.update({name: _attribute(value) for name, value in fields.items() if value is not None})
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def count_duplicate(self, pk: str, sk: str) -> int:
+        """Count one more arrival of an already recorded event; returns the new count."""
+        response = self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            UpdateExpression="ADD duplicates :one SET last_duplicate_at = :now",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": now_iso()}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["duplicates"]["N"])
+
+    def entries(self, pk: str) -> list[dict[str, object]]:
+        """All entries of one subject, oldest first, as plain values."""
+        items: list[dict[str, object]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._dynamodb.query(**kwargs)
+            items.extend({name: _plain(value) for name, value in item.items()} for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,195 @@
+"""The local sandbox: template.yaml deployed into an in-process AWS emulator (moto).
+
+    with Sandbox() as sandbox:
+        stack = sandbox.deploy_stack("churn")
+        world = seed_world(sandbox, stack)
+        ...approve a version through the SageMaker API...
+        sandbox.settle()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from . import patches
+from .template import CODE_BUCKET, function_code_dir, load_sam_template, sam_resources, to_cloudformation, zip_directory
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+MOTO_CONFIG = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+    "batch": {"use_docker": False},
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One deployed model project: its parameters and the physical ids of its resources."""
+
+    name: str
+    parameters: dict[str, str]
+    resources: dict[str, str]
+    outputs: dict[str, str]
+
+    @property
+    def project(self) -> str:
+        return self.parameters["ProjectName"]
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.parameters["EndpointName"]
+
+    @property
+    def model_package_group(self) -> str:
+        return self.parameters["ModelPackageGroupName"]
+
+    @property
+    def ledger_table(self) -> str:
+        return self.outputs["LedgerTableName"]
+
+    @property
+    def deploy_state_machine_arn(self) -> str:
+        return self.outputs["DeployStateMachineArn"]
+
+
+def project_parameters(project: str, **overrides: str) -> dict[str, str]:
+    """Parameters a sandbox stack gets: the project's resources named after it."""
+    parameters = {
+        "ProjectName": project,
+        "ModelPackageGroupName": f"{project}-models",
+        "EndpointName": f"{project}-endpoint",
+        "PipelineName": f"{project}-pipeline",
+        "SageMakerExecutionRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/{project}-sagemaker-execution",
+    }
+    parameters.update(overrides)
+    return parameters
+
+
+class Sandbox:
+    def __init__(self, time_scale: float = 0.001) -> None:
+        self.time_scale = time_scale
+        self.state = patches.STATE
+        self._mock: Any = None
+        self._sam_template = load_sam_template()
+
+    # -------------------------------------------------------------- lifecycle
+    def start(self) -> Sandbox:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_SESSION_TOKEN": "sandbox",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }.items():
+            os.environ[name] = value
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        patches.install()
+        self.state.time_scale = self.time_scale
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock.start()
+        return self
+
+    def stop(self) -> None:
+        self.settle(timeout=10, strict=False)
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self.state.invocations.clear()
+        self.state.emitted_events.clear()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    # -------------------------------------------------------------- deploying the template
+    def deploy_stack(self, project: str, **overrides: str) -> Stack:
+        """Create template.yaml as a CloudFormation stack named after the project."""
+        parameters = project_parameters(project, **overrides)
+        self._ensure_execution_role(parameters["SageMakerExecutionRoleArn"])
+        self._upload_function_code()
+        template = to_cloudformation(self._sam_template, parameters, REGION)
+        cloudformation = self.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=project,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        resources = {
+            item["LogicalResourceId"]: item.get("PhysicalResourceId", "")
+            for item in cloudformation.describe_stack_resources(StackName=project)["StackResources"]
+            if "LogicalResourceId" in item
+        }
+        outputs = {
+            item["OutputKey"]: item["OutputValue"]
+            for item in cloudformation.describe_stacks(StackName=project)["Stacks"][0].get("Outputs", [])
+        }
+        for logical_id, resource in sam_resources(self._sam_template, "AWS::Serverless::Function").items():
+            function_name = resources[logical_id]
+            self.state.function_code[function_name] = function_code_dir(self._sam_template, logical_id)
+            dead_letter = resource["Properties"].get("DeadLetterQueue")
+            if dead_letter:
+                queue_logical_id = dead_letter["TargetArn"]["Fn::GetAtt"][0]
+                queue_url = resources[queue_logical_id]
+                self.state.function_dead_letters[function_name] = queue_url.rsplit("/", 1)[-1]
+        return Stack(name=project, parameters=parameters, resources=resources, outputs=outputs)
+
+    def _ensure_execution_role(self, role_arn: str) -> None:
+        iam = self.client("iam")
+        role_name = role_arn.rsplit("/", 1)[-1]
+        try:
+            iam.get_role(RoleName=role_name)
+        except iam.exceptions.NoSuchEntityException:
+            iam.create_role(
+                RoleName=role_name,
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                        ],
+                    }
+                ),
+            )
+
+    def _upload_function_code(self) -> None:
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=CODE_BUCKET)
+        for logical_id in sam_resources(self._sam_template, "AWS::Serverless::Function"):
+            body = zip_directory(function_code_dir(self._sam_template, logical_id))
+            s3.put_object(Bucket=CODE_BUCKET, Key=f"{logical_id}.zip", Body=body)
+
+    # -------------------------------------------------------------- waiting for the world to settle
+    def running_executions(self) -> list[str]:
+        sfn = self.client("stepfunctions")
+        running = []
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+                running.append(execution["executionArn"])
+        return running
+
+    def settle(self, timeout: float = 60, strict: bool = True) -> None:
+        """Wait until every event delivery and workflow execution has finished."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state.wait_deliveries(timeout=max(0.0, deadline - time.monotonic())) and not self.running_executions():
+                # a finishing execution may have triggered one more delivery
+                if self.state.wait_deliveries(timeout=0.05) and not self.running_executions():
+                    return
+            time.sleep(0.01)
+        if strict:
+            raise TimeoutError(f"sandbox still busy after {timeout}s: {self.running_executions()}")

@@ -1,0 +1,563 @@
+"""Every change to moto's private code that the sandbox needs, in one place.
+
+Written against moto 5.2.5 (pinned in requirements/dev.txt). Each patch fills one gap between
+moto and AWS that the product meets; the product code itself never imports the sandbox.
+
+  1. Lambda runs the real handler in-process (moto wants Docker), with the function's own
+     environment, its stdout captured into the function's log group.
+  2. EventBridge rules deliver to Lambda (asynchronously, retried, then dead-lettered) and to
+     Step Functions targets (moto raises NotImplementedError).
+  3. AWS services emit their events: a model package created or changing approval emits
+     "SageMaker Model Package State Change"; an alarm changing state emits
+     "CloudWatch Alarm State Change".
+  4. SageMaker UpdateEndpoint (missing in moto): the endpoint goes Updating, then InService on
+     the new configuration.
+  5. State machines created by CloudFormation live where the executing API finds them, with
+     their DefinitionSubstitutions applied (moto ignores them).
+  6. Step Functions: StartExecution without a name gets a UUID name; aws-sdk task errors are
+     named `Service.ErrorCodeException` as AWS documents (moto names most of them
+     `Service.ServiceException`); SendTaskFailure keeps its cause; Wait states, retry intervals
+     and endpoint transitions run on compressed time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import moto
+
+MOTO_VERSION = "5.2.5"
+if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guards the pin
+    raise RuntimeError(f"sandbox patches are written against moto {MOTO_VERSION}, found {moto.__version__}")
+
+from moto.awslambda import models as lambda_models  # noqa: E402
+from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
+from moto.events import models as events_models  # noqa: E402
+from moto.sagemaker import models as sagemaker_models  # noqa: E402
+from moto.sagemaker import responses as sagemaker_responses  # noqa: E402
+from moto.stepfunctions import models as sfn_models  # noqa: E402
+from moto.stepfunctions import responses as sfn_responses  # noqa: E402
+from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_aws_sdk,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
+
+
+# ------------------------------------------------------------------ shared sandbox state
+@dataclass
+class Invocation:
+    function_name: str
+    event: Any
+    result: Any = None
+    error: str | None = None
+    logs: list[str] = field(default_factory=list)
+    attempt: int = 1
+
+
+@dataclass
+class SandboxState:
+    """What the patched services need to know about the running sandbox."""
+
+    time_scale: float = 0.001
+    function_code: dict[str, Path] = field(default_factory=dict)
+    function_dead_letters: dict[str, str] = field(default_factory=dict)
+    invocations: list[Invocation] = field(default_factory=list)
+    emitted_events: list[dict[str, Any]] = field(default_factory=list)
+    endpoint_transition_seconds: float = 60.0
+    _inflight: int = 0
+    _inflight_lock: threading.Condition = field(default_factory=threading.Condition)
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        with self._inflight_lock:
+            self._inflight += 1
+        try:
+            yield
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
+                self._inflight_lock.notify_all()
+
+    def wait_deliveries(self, timeout: float) -> bool:
+        with self._inflight_lock:
+            return self._inflight_lock.wait_for(lambda: self._inflight == 0, timeout=timeout)
+
+
+STATE = SandboxState()
+_ENV_LOCK = threading.RLock()
+_installed = False
+
+
+# ------------------------------------------------------------------ 1. Lambda in-process
+class _ThreadStdout(io.TextIOBase):
+    """sys.stdout stand-in: a thread running a handler writes into that invocation's log."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        sink = getattr(self.local, "sink", None)
+        if sink is None:
+            return int(self.real.write(text))
+        sink.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+_STDOUT: _ThreadStdout | None = None
+
+
+@contextlib.contextmanager
+def _function_environment(variables: dict[str, str]) -> Iterator[None]:
+    """os.environ is process-wide: functions take turns, each with its own variables."""
+    with _ENV_LOCK:
+        saved = dict(os.environ)
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+class _LambdaContext:
+    def __init__(self, fn: Any) -> None:
+        self.function_name = fn.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = fn.function_arn
+        self.memory_limit_in_mb = int(fn.memory_size)
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{fn.function_name}"
+        self.log_stream_name = datetime.now(UTC).strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self._deadline = time.time() + int(fn.timeout)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def _load_handler(fn: Any) -> Callable[..., Any]:
+    code_dir = STATE.function_code.get(fn.function_name)
+    if code_dir is None:
+        raise RuntimeError(f"the sandbox has no code for function {fn.function_name}")
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    module_name, _, attribute = fn.handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute)  # type: ignore[no-any-return]
+
+
+def run_function(fn: Any, event: Any, attempt: int = 1) -> Invocation:
+    """Run a function's handler as Lambda would: its environment, a context, logs captured."""
+    invocation = Invocation(fn.function_name, event, attempt=attempt)
+    variables = {
+        **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    sink: list[str] = []
+    assert _STDOUT is not None
+    with _function_environment(variables):
+        _STDOUT.local.sink = sink
+        try:
+            handler = _load_handler(fn)
+            invocation.result = handler(event, _LambdaContext(fn))
+        except Exception as error:  # the function failed: Lambda reports it, it does not crash
+            invocation.error = f"{type(error).__name__}: {error}"
+            sink.append(traceback.format_exc())
+        finally:
+            _STDOUT.local.sink = None
+    invocation.logs = [line for line in "".join(sink).splitlines() if line.strip()]
+    STATE.invocations.append(invocation)
+    _write_logs(fn, invocation)
+    return invocation
+
+
+def _write_logs(fn: Any, invocation: Invocation) -> None:
+    if not invocation.logs:
+        return
+    group = f"/aws/lambda/{fn.function_name}"
+    stream = datetime.now(UTC).strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+    backend = fn.logs_backend
+    backend.ensure_log_group(group)
+    backend.create_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    backend.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in invocation.logs])
+
+
+def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    payload = json.loads(event) if isinstance(event, str) and event else (event or {})
+    invocation = run_function(self, payload)
+    if invocation.error:
+        error_type = invocation.error.split(":", 1)[0]
+        body = {"errorMessage": invocation.error.split(": ", 1)[-1], "errorType": error_type}
+        return json.dumps(body), True, "\n".join(invocation.logs)
+    return json.dumps(invocation.result), False, "\n".join(invocation.logs)
+
+
+# ------------------------------------------------------------------ 2. rule targets
+ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations
+
+
+def _deliver_to_lambda(account: str, region: str, function_arn: str, event: dict[str, Any]) -> None:
+    backend = lambda_models.lambda_backends[account][region]
+    fn = backend.get_function(function_arn)
+    for attempt in range(1, ASYNC_RETRIES + 2):
+        invocation = run_function(fn, event, attempt)
+        if invocation.error is None:
+            return
+    dead_letter = STATE.function_dead_letters.get(fn.function_name)
+    if dead_letter:
+        from moto.sqs.models import sqs_backends
+
+        queue_name = dead_letter.rsplit(":", 1)[-1]
+        sqs_backends[account][region].send_message(
+            queue_name,
+            json.dumps(event),
+            message_attributes={
+                "ErrorMessage": {"DataType": "String", "StringValue": invocation.error or "unknown"},
+            },
+        )
+
+
+def _in_background(target: Callable[[], None]) -> None:
+    def run() -> None:
+        with STATE.tracking():
+            target()
+
+    with STATE.tracking():  # counted before the thread starts, so settle() cannot miss it
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+
+
+_original_send_to_targets = events_models.Rule.send_to_targets
+
+
+def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    if not self.event_pattern.matches_event(original_event):
+        return
+    handled = []
+    for target in self.targets:
+        service = target["Arn"].split(":")[2]
+        if service == "lambda":
+            event = json.loads(json.dumps(original_event, default=str))
+            _in_background(lambda arn=target["Arn"], ev=event: _deliver_to_lambda(self.account_id, self.region_name, arn, ev))
+            handled.append(target)
+        elif service == "states":
+            from moto.stepfunctions.responses import get_backend
+
+            backend = get_backend(self.account_id, self.region_name)
+            backend.start_execution(target["Arn"], name=str(uuid.uuid4()), execution_input=json.dumps(original_event, default=str))
+            handled.append(target)
+    others = [target for target in self.targets if target not in handled]
+    if others:
+        saved = self.targets
+        self.targets = others
+        try:
+            _original_send_to_targets(self, original_event, transform_input)
+        finally:
+            self.targets = saved
+
+
+# ------------------------------------------------------------------ 3. service events
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def emit_event(account: str, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
+    """Publish an event on the default bus the way the AWS service itself would."""
+    entry = {
+        "Source": source,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, default=_iso),
+        "Resources": resources,
+    }
+    STATE.emitted_events.append({"source": source, "detail-type": detail_type, "detail": json.loads(entry["Detail"])})
+    events_models.events_backends[account][region].put_events([entry])
+
+
+_MODEL_PACKAGE_EVENT_FIELDS = (
+    "ModelPackageGroupName",
+    "ModelPackageVersion",
+    "ModelPackageArn",
+    "ModelPackageDescription",
+    "CreationTime",
+    "InferenceSpecification",
+    "ModelPackageStatus",
+    "ModelPackageStatusDetails",
+    "CertifyForMarketplace",
+    "ModelApprovalStatus",
+    "MetadataProperties",
+    "ModelMetrics",
+    "LastModifiedTime",
+    "CustomerMetadataProperties",
+    "DriftCheckBaselines",
+)
+
+
+def _emit_model_package_change(backend: Any, model_package: Any) -> None:
+    described = model_package.gen_response_object()
+    detail = {key: described[key] for key in _MODEL_PACKAGE_EVENT_FIELDS if described.get(key) is not None}
+    emit_event(
+        backend.account_id,
+        backend.region_name,
+        "aws.sagemaker",
+        "SageMaker Model Package State Change",
+        detail,
+        [model_package.arn],
+    )
+
+
+_original_update_model_package = sagemaker_models.SageMakerModelBackend.update_model_package
+_original_create_model_package = sagemaker_models.SageMakerModelBackend.create_model_package
+
+
+def _update_model_package(self: Any, model_package_arn: str, model_approval_status: str | None, *args: Any, **kwargs: Any) -> str:
+    before = self.describe_model_package(model_package_arn).model_approval_status
+    if model_approval_status is None:  # moto would clear the status; AWS leaves it
+        model_approval_status = before
+    arn = _original_update_model_package(self, model_package_arn, model_approval_status, *args, **kwargs)
+    model_package = self.describe_model_package(arn)
+    # AWS stamps the change; moto keeps the creation time at second precision.
+    model_package.last_modified_time = datetime.now(UTC)
+    if model_package.model_approval_status != before:
+        _emit_model_package_change(self, model_package)
+    return arn
+
+
+def _create_model_package(self: Any, *args: Any, **kwargs: Any) -> Any:
+    arn = _original_create_model_package(self, *args, **kwargs)
+    model_package = self.describe_model_package(arn)
+    if getattr(model_package, "model_package_group_name", None):
+        _emit_model_package_change(self, model_package)
+    return arn
+
+
+_original_set_alarm_state = cloudwatch_models.CloudWatchBackend.set_alarm_state
+
+
+def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, state_value: str) -> None:
+    alarm = self.alarms.get(alarm_name)
+    before = (alarm.state_value, alarm.state_reason, alarm.state_updated_timestamp) if alarm else None
+    _original_set_alarm_state(self, alarm_name, reason, reason_data, state_value)
+    alarm = self.alarms[alarm_name]
+    if before is None or before[0] == alarm.state_value:
+        return  # AWS emits only on a change of state
+    configuration: dict[str, Any] = {"description": alarm.description or ""}
+    if alarm.metric_name:
+        configuration["metrics"] = [
+            {
+                "id": str(uuid.uuid4()),
+                "metricStat": {
+                    "metric": {
+                        "name": alarm.metric_name,
+                        "namespace": alarm.namespace,
+                        "dimensions": {d.name: d.value for d in alarm.dimensions},
+                    },
+                    "period": alarm.period,
+                    "stat": alarm.statistic,
+                },
+                "returnData": True,
+            }
+        ]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    emit_event(
+        self.account_id,
+        self.region_name,
+        "aws.cloudwatch",
+        "CloudWatch Alarm State Change",
+        {
+            "alarmName": alarm_name,
+            "configuration": configuration,
+            "previousState": {"value": before[0], "reason": before[1] or "", "timestamp": stamp},
+            "state": {"value": alarm.state_value, "reason": reason, "timestamp": stamp},
+        },
+        [alarm.alarm_arn],
+    )
+
+
+# ------------------------------------------------------------------ 4. UpdateEndpoint
+def _update_endpoint_backend(self: Any, endpoint_name: str, endpoint_config_name: str) -> str:
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is None:
+        arn = sagemaker_models.FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+        raise sagemaker_models.ValidationError(message=f"Could not find endpoint '{arn}'.")
+    if endpoint.endpoint_status != "InService":
+        raise sagemaker_models.ValidationError(
+            message=f"Cannot update in-progress endpoint '{endpoint.arn}'."
+        )
+    config = self.describe_endpoint_config(endpoint_config_name)
+    endpoint.endpoint_status = "Updating"
+    endpoint.last_modified_time = datetime.now(UTC)
+
+    def finish() -> None:
+        endpoint.endpoint_config_name = endpoint_config_name
+        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+        endpoint.data_capture_config = config.get("DataCaptureConfig")
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = datetime.now(UTC)
+
+    delay = STATE.endpoint_transition_seconds * STATE.time_scale
+    timer = threading.Timer(delay, finish)
+    timer.daemon = True
+    timer.start()
+    return endpoint.arn  # type: ignore[no-any-return]
+
+
+def _update_endpoint_response(self: Any) -> Any:
+    arn = self.sagemaker_backend.update_endpoint(
+        endpoint_name=self._get_param("EndpointName"),
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+    )
+    return sagemaker_responses.ActionResult({"EndpointArn": arn})
+
+
+# ------------------------------------------------------------------ 5. state machines from CloudFormation
+def _substitute(definition: str, substitutions: dict[str, Any]) -> str:
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", str(value))
+    return definition
+
+
+def _state_machine_from_cloudformation(
+    cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    properties = cloudformation_json["Properties"]
+    definition = properties.get("Definition")
+    text = json.dumps(definition) if definition is not None else properties.get("DefinitionString", "")
+    text = _substitute(text, properties.get("DefinitionSubstitutions", {}))
+    backend = sfn_parser_models.stepfunctions_parser_backends[account_id][region_name]
+    return backend.create_state_machine(
+        properties.get("StateMachineName", resource_name),
+        text,
+        properties.get("RoleArn", ""),
+        tags=[{"key": tag["Key"], "value": tag["Value"]} for tag in properties.get("Tags", [])],
+    )
+
+
+# ------------------------------------------------------------------ 6. Step Functions fidelity
+_original_start_execution = sfn_parser_models.StepFunctionsParserBackend.start_execution
+
+
+def _start_execution(self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None) -> Any:
+    return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+
+def _normalise_exception_name(norm_service_name: str, ex: Exception) -> str:
+    code = getattr(ex, "response", {}).get("Error", {}).get("Code") or type(ex).__name__
+    name = f"{norm_service_name}.{code}"
+    return name if name.endswith("Exception") else name + "Exception"
+
+
+def _send_task_failure_response(self: Any) -> Any:
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return sfn_responses.EmptyResult()
+
+
+def _scaled_wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+    if wait_seconds > 0:
+        env.program_state_event.wait(wait_seconds * STATE.time_scale)
+
+
+class _ScaledTime:
+    """The retrier's view of `time`: sleeps are compressed, everything else is real."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds * STATE.time_scale)
+
+
+# ------------------------------------------------------------------ 7. CloudFormation creates alarms
+class _CloudFormationAlarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm, which moto's CloudFormation skips."""
+
+    def __init__(self, alarm: Any) -> None:
+        self.alarm = alarm
+        self.physical_resource_id = alarm.name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> _CloudFormationAlarm:
+        p = cloudformation_json["Properties"]
+        backend = cloudwatch_models.cloudwatch_backends[account_id][region_name]
+        alarm = backend.put_metric_alarm(
+            name=p.get("AlarmName", resource_name),
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p.get("Period", 60)),
+            threshold=float(p.get("Threshold", 0)),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription", ""),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(alarm)
+
+
+# ------------------------------------------------------------------ install
+def install() -> SandboxState:
+    """Apply every patch once per process; returns the shared sandbox state."""
+    global _installed, _STDOUT
+    if _installed:
+        return STATE
+    _STDOUT = _ThreadStdout(sys.stdout)
+    sys.stdout = _STDOUT
+    lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
+    events_models.Rule.send_to_targets = _send_to_targets
+    sagemaker_models.SageMakerModelBackend.update_model_package = _update_model_package
+    sagemaker_models.SageMakerModelBackend.create_model_package = _create_model_package
+    sagemaker_models.SageMakerModelBackend.update_endpoint = _update_endpoint_backend
+    sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
+    cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
+    sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)
+    sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
+    sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response
+    state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(_normalise_exception_name)
+    wait_function.WaitFunction._wait_interval = _scaled_wait_interval
+    retrier_decl.time = _ScaledTime()
+    cfn_parsing.get_model_map.cache_clear()
+    cfn_parsing.get_name_type_map.cache_clear()
+    _installed = True
+    return STATE

@@ -1,0 +1,77 @@
+"""template.yaml -> plain CloudFormation the emulator can create, offline.
+
+The SAM transform runs locally (aws-sam-translator). Local artefacts become what `sam deploy`
+would upload: the functions' code goes to the emulator's S3, each state machine's ASL file is
+inlined as its definition. The public Powertools layer cannot be reached offline: the sandbox
+runs the functions against the Powertools installed beside it, so the layer reference is dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+CODE_BUCKET = "sandbox-function-code"
+
+
+class _OfflinePolicyLoader(ManagedPolicyLoader):
+    """Managed policies named by ARN resolve without IAM."""
+
+    def __init__(self) -> None:
+        super().__init__(iam_client=None)
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    return yaml_parse(path.read_text())  # type: ignore[no-any-return]
+
+
+def sam_resources(template: dict[str, Any], sam_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == sam_type}
+
+
+def function_code_dir(template: dict[str, Any], logical_id: str) -> Path:
+    properties = template["Resources"][logical_id].get("Properties", {})
+    code_uri = properties.get("CodeUri") or template.get("Globals", {}).get("Function", {}).get("CodeUri")
+    return (ROOT / code_uri).resolve()
+
+
+def zip_directory(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(directory.rglob("*.py")):
+            archive.write(file, file.relative_to(directory).as_posix())
+    return buffer.getvalue()
+
+
+def to_cloudformation(sam_template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
+    """The SAM template with local artefacts resolved, transformed to plain CloudFormation."""
+    template = copy.deepcopy(sam_template)
+    template.get("Globals", {}).get("Function", {}).pop("Layers", None)
+    template.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
+    for name, resource in sam_resources(template, "AWS::Serverless::Function").items():
+        resource["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{name}.zip"
+        resource["Properties"].pop("Layers", None)
+    for resource in sam_resources(template, "AWS::Serverless::StateMachine").values():
+        uri = resource["Properties"].pop("DefinitionUri")
+        resource["Properties"]["Definition"] = json.loads((ROOT / uri).read_text())
+    import os
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    return transform(template, parameters, _OfflinePolicyLoader())  # type: ignore[no-any-return]
+
+
+__all__ = ["CODE_BUCKET", "Parser", "function_code_dir", "load_sam_template", "to_cloudformation", "zip_directory"]
