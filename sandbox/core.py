@@ -25,8 +25,6 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 MOTO_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
-    "lambda": {"use_docker": False},
-    "batch": {"use_docker": False},
 }
 
 

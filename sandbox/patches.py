@@ -26,12 +26,14 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import sys
 import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +47,7 @@ if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guards the pin
     raise RuntimeError(f"sandbox patches are written against moto {MOTO_VERSION}, found {moto.__version__}")
 
 from moto.awslambda import models as lambda_models  # noqa: E402
+from moto.awslambda import utils as lambda_utils  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
@@ -59,6 +62,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_aws_sdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
+from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
 
 
 # ------------------------------------------------------------------ shared sandbox state
@@ -223,8 +227,8 @@ ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations
 
 
 def _deliver_to_lambda(account: str, region: str, function_arn: str, event: dict[str, Any]) -> None:
-    backend = lambda_models.lambda_backends[account][region]
-    fn = backend.get_function(function_arn)
+    backend = lambda_utils.get_backend(account, region)
+    fn = backend.get_function(function_arn.split(":function:", 1)[-1].split(":", 1)[0])
     for attempt in range(1, ASYNC_RETRIES + 2):
         invocation = run_function(fn, event, attempt)
         if invocation.error is None:
@@ -323,6 +327,7 @@ _MODEL_PACKAGE_EVENT_FIELDS = (
 def _emit_model_package_change(backend: Any, model_package: Any) -> None:
     described = model_package.gen_response_object()
     detail = {key: described[key] for key in _MODEL_PACKAGE_EVENT_FIELDS if described.get(key) is not None}
+    detail.setdefault("LastModifiedTime", model_package.last_modified_time or model_package.creation_time)
     emit_event(
         backend.account_id,
         backend.region_name,
@@ -481,6 +486,19 @@ def _send_task_failure_response(self: Any) -> Any:
     return sfn_responses.EmptyResult()
 
 
+_original_evaluation_environment = sfn_execution_worker.ExecutionWorker._get_evaluation_environment
+
+
+def _evaluation_environment(self: Any) -> Any:
+    """$$.Execution.StartTime is an ISO 8601 string on AWS; moto hands over a datetime."""
+    env = _original_evaluation_environment(self)
+    execution = env.states.context_object.context_object_data["Execution"]
+    start = execution.get("StartTime")
+    if isinstance(start, datetime):
+        execution["StartTime"] = start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return env
+
+
 def _scaled_wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
     if wait_seconds > 0:
         env.program_state_event.wait(wait_seconds * STATE.time_scale)
@@ -555,9 +573,12 @@ def install() -> SandboxState:
     sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
     sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response
     state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(_normalise_exception_name)
+    sfn_execution_worker.ExecutionWorker._get_evaluation_environment = _evaluation_environment
     wait_function.WaitFunction._wait_interval = _scaled_wait_interval
     retrier_decl.time = _ScaledTime()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()
+    logging.getLogger("moto").setLevel(logging.CRITICAL if not os.environ.get("SANDBOX_DEBUG") else logging.DEBUG)
+    warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation implementation")
     _installed = True
     return STATE
