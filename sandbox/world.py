@@ -7,6 +7,7 @@ approval -> deploy path) and version 2 (PendingManualApproval, waiting for a hum
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -57,6 +58,12 @@ def seed_world(sandbox: Sandbox, stack: Stack) -> World:
     sagemaker.create_model_package_group(
         ModelPackageGroupName=stack.model_package_group,
         ModelPackageGroupDescription=f"Versions of the {stack.project} model",
+    )
+    sandbox.client("sagemaker").create_pipeline(
+        PipelineName=stack.parameters["PipelineName"],
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
+        RoleArn=stack.parameters["SageMakerExecutionRoleArn"],
+        PipelineDescription=f"Trains and registers the {stack.project} model",
     )
     live = register_version(sandbox, stack, 1, "Approved")
     sandbox.settle()

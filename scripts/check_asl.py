@@ -1,0 +1,120 @@
+"""ASL checks beyond the schema: the project's rules for every workflow, against template.yaml.
+
+- the file is valid ASL (the asl-validator npm package: missing `Next` targets, unknown state types);
+- every Task has a Retry and a Catch, and no Retry names States.ALL (retry transient errors by name);
+- every `${Placeholder}` is a DefinitionSubstitutions key of the template and every key is used;
+- numeric fields hold numbers, never a "${...}" string (substitutions insert strings).
+
+Usage: python scripts/check_asl.py [statemachines/*.asl.json ...]   (exit 1 on any problem)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.template import load_sam_template, sam_resources  # noqa: E402
+
+VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
+NUMERIC_FIELDS = {
+    "Seconds", "TimeoutSeconds", "HeartbeatSeconds", "IntervalSeconds", "MaxAttempts", "BackoffRate",
+    "MaxDelaySeconds", "MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage",
+    "InitialInstanceCount", "InitialVariantWeight", "DesiredWeight", "DesiredInstanceCount",
+}
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def states_of(definition: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition.get("States", {}).items():
+        yield prefix + name, state
+        for branch in state.get("Branches", []):
+            yield from states_of(branch, f"{prefix}{name}/")
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from states_of(processor, f"{prefix}{name}/")
+
+
+def numeric_problems(node: Any, path: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in NUMERIC_FIELDS and not isinstance(value, int | float):
+                yield f"{path}/{key} must be a number, not {json.dumps(value)} (use a path or an expression)"
+            yield from numeric_problems(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from numeric_problems(value, f"{path}[{index}]")
+
+
+def rule_problems(definition: dict[str, Any], substitutions: set[str]) -> list[str]:
+    problems = []
+    for name, state in states_of(definition):
+        if state.get("Type") != "Task":
+            continue
+        if not state.get("Retry"):
+            problems.append(f"Task {name} has no Retry for its transient errors")
+        if not state.get("Catch"):
+            problems.append(f"Task {name} has no Catch leading to a clean end")
+        for retrier in state.get("Retry", []):
+            if "States.ALL" in retrier.get("ErrorEquals", []):
+                problems.append(f"Task {name} retries States.ALL: retry named transient errors only")
+    used = set(PLACEHOLDER.findall(json.dumps(definition)))
+    problems += [f"${{{key}}} is not in the template's DefinitionSubstitutions" for key in sorted(used - substitutions)]
+    problems += [f"DefinitionSubstitutions key {key} is never used" for key in sorted(substitutions - used)]
+    problems += list(numeric_problems(definition))
+    return problems
+
+
+def template_substitutions() -> dict[str, set[str]]:
+    """DefinitionUri -> the DefinitionSubstitutions keys the template gives it."""
+    template = load_sam_template()
+    return {
+        str((ROOT / res["Properties"]["DefinitionUri"]).resolve()): set(res["Properties"].get("DefinitionSubstitutions", {}))
+        for res in sam_resources(template, "AWS::Serverless::StateMachine").values()
+    }
+
+
+def check(paths: list[Path]) -> list[str]:
+    problems: list[str] = []
+    by_file = template_substitutions()
+    schema = subprocess.run(
+        [str(VALIDATOR), *[arg for path in paths for arg in ("--json-path", str(path))]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if schema.returncode != 0:
+        problems.append((schema.stdout + schema.stderr).strip())
+    for path in paths:
+        try:
+            definition = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            problems.append(f"{path}: not JSON: {error}")
+            continue
+        substitutions = by_file.get(str(path.resolve()))
+        if substitutions is None:
+            problems.append(f"{path}: no AWS::Serverless::StateMachine in template.yaml uses it")
+            continue
+        problems += [f"{path}: {problem}" for problem in rule_problems(definition, substitutions)]
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(arg) for arg in argv] or sorted((ROOT / "statemachines").glob("*.asl.json"))
+    problems = check(paths)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"ASL checks passed: {', '.join(path.name for path in paths)}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,78 @@
+"""Fixtures: events from events/, a fake Lambda context, and a sandbox with the world seeded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.core import Sandbox, Stack
+from sandbox.world import World, seed_world
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+AWS_EVENTS = ROOT.parent / "shared" / "reference" / "aws-events"
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    return json.loads((EVENTS / relative).read_text())  # type: ignore[no-any-return]
+
+
+def expected_action(function: str, event_file: Path) -> str:
+    """events/ naming: ignored-* are ignored, malformed-* rejected, the others acted on."""
+    if event_file.name.startswith("ignored-"):
+        return "ignored"
+    if event_file.name.startswith("malformed-"):
+        return "rejected"
+    return "started" if function == "approval" else "recorded"
+
+
+class SandboxWorld:
+    def __init__(self, sandbox: Sandbox, stack: Stack, world: World) -> None:
+        self.sandbox = sandbox
+        self.stack = stack
+        self.world = world
+
+    def client(self, service: str) -> Any:
+        return self.sandbox.client(service)
+
+    def executions(self, state_machine: str = "DeployStateMachineArn") -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        listed = sfn.list_executions(stateMachineArn=self.stack.outputs[state_machine])["executions"]
+        return [sfn.describe_execution(executionArn=item["executionArn"]) for item in listed]
+
+    def live_model_package(self) -> str:
+        """DescribeEndpoint -> its EndpointConfig -> the variant's model -> the package it was made from."""
+        sagemaker = self.client("sagemaker")
+        config_name = sagemaker.describe_endpoint(EndpointName=self.stack.endpoint_name)["EndpointConfigName"]
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+        containers = model.get("Containers") or [model["PrimaryContainer"]]
+        return str(containers[0]["ModelPackageName"])
+
+    def ledger(self, pk: str) -> list[dict[str, Any]]:
+        from mlops.ledger import Ledger
+
+        return Ledger(self.client("dynamodb"), self.stack.ledger_table).entries(pk)
+
+    def queue_messages(self, output: str) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        url = self.stack.outputs[output]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def churn(sandbox: Sandbox) -> SandboxWorld:
+    """The churn project deployed and seeded: v1 live on churn-endpoint, v2 pending approval."""
+    stack = sandbox.deploy_stack("churn")
+    return SandboxWorld(sandbox, stack, seed_world(sandbox, stack))
