@@ -81,9 +81,10 @@ def template_substitutions() -> dict[str, set[str]]:
     }
 
 
-def check(paths: list[Path]) -> list[str]:
+def check(paths: list[Path], by_file: dict[str, set[str]] | None = None) -> list[str]:
+    """Problems found in the given ASL files; `by_file` defaults to the template's substitutions."""
     problems: list[str] = []
-    by_file = template_substitutions()
+    by_file = template_substitutions() if by_file is None else by_file
     schema = subprocess.run(
         [str(VALIDATOR), *[arg for path in paths for arg in ("--json-path", str(path))]],
         capture_output=True,

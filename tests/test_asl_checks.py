@@ -1,0 +1,51 @@
+"""make lint's ASL checks pass on the workflows and fail on each kind of breakage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.check_asl import check, template_substitutions
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "statemachines" / "deploy.asl.json"
+
+
+def test_the_workflows_pass() -> None:
+    assert check(sorted((ROOT / "statemachines").glob("*.asl.json"))) == []
+
+
+def broken_copy(tmp_path: Path, breakage: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of deploy.asl.json with one breakage, standing where the template points."""
+    definition = json.loads(DEPLOY.read_text())
+    breakage(definition)
+    target = tmp_path / "deploy.asl.json"
+    target.write_text(json.dumps(definition))
+    return target
+
+
+def set_in(state: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda d: d["States"][state].__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "complaint"),
+    [
+        (set_in("CreateModel", "Next", "NoSuchState"), "MISSING_TRANSITION_TARGET"),
+        (set_in("CreateModel", "Type", "Tsak"), "SCHEMA_VALIDATION_FAILED"),
+        (lambda d: d["States"]["CreateModel"].pop("Retry"), "CreateModel has no Retry"),
+        (lambda d: d["States"]["CreateModel"].pop("Catch"), "CreateModel has no Catch"),
+        (set_in("CreateModel", "Retry", [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}]), "retries States.ALL"),
+        (set_in("WaitForEndpoint", "Seconds", "${EndpointWaitSeconds}"), "Seconds must be a number"),
+        (set_in("InvalidInput", "Cause", "${NotASubstitution}"), "${NotASubstitution} is not in the template"),
+    ],
+)
+def test_a_broken_workflow_fails(tmp_path: Path, breakage: Any, complaint: str) -> None:
+    broken = broken_copy(tmp_path, breakage)
+    deploy_keys = template_substitutions()[str(DEPLOY.resolve())]
+    problems = check([broken], by_file={str(broken.resolve()): deploy_keys})
+    assert any(complaint in problem for problem in problems), problems
