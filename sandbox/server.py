@@ -1,0 +1,69 @@
+"""`make sandbox`: the sandbox's AWS APIs on 127.0.0.1, for real clients (AWS CLI, boto3, SDKs).
+
+The stack and its seeded world live in this process; requests arriving over HTTP reach the
+same emulated services, so approving a version with the AWS CLI runs the approval function and
+the deploy workflow here. Port: SANDBOX_PORT (default 4599; 0 picks a free one).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from moto.server import ThreadedMotoServer
+
+from .core import REGION, Sandbox
+from .world import seed_world
+
+DEFAULT_PORT = 4599
+
+
+def main() -> int:
+    port = int(os.environ.get("SANDBOX_PORT", str(DEFAULT_PORT)))
+    project = os.environ.get("SANDBOX_PROJECT", "churn")
+    sandbox = Sandbox().start()
+    stack = sandbox.deploy_stack(project)
+    world = seed_world(sandbox, stack)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    url = f"http://{host}:{bound}"
+    aws = f"aws --endpoint-url {url} --region {REGION}"
+    print(
+        f"""Sandbox listening on {url}  (project {project}, stack {stack.name})
+
+Credentials are not checked; any will do, e.g.
+  export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_DEFAULT_REGION={REGION}
+
+Live on {stack.endpoint_name}: {world.live_version_arn}
+Pending approval:      {world.pending_version_arn}
+
+Approve the pending version (the approval event starts the deploy workflow):
+  {aws} sagemaker update-model-package --model-package-arn {world.pending_version_arn} --model-approval-status Approved
+Follow it:
+  {aws} stepfunctions list-executions --state-machine-arn {stack.deploy_state_machine_arn}
+  {aws} sagemaker describe-endpoint --endpoint-name {stack.endpoint_name}
+  {aws} dynamodb scan --table-name {stack.ledger_table}
+Start a workflow by hand:
+  {aws} stepfunctions start-execution --state-machine-arn {stack.outputs["RollbackStateMachineArn"]} --input file://events/statemachines/rollback.json
+Deliver an event to the rules (sandbox only: AWS refuses aws.* sources in PutEvents):
+  {aws} events put-events --entries file://<entries.json>
+
+Ctrl-C stops the sandbox; nothing is kept.""",
+        flush=True,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
