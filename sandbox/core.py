@@ -1,10 +1,10 @@
 """The local sandbox: template.yaml deployed into an in-process AWS emulator (moto).
 
-    with Sandbox() as sandbox:
-        stack = sandbox.deploy_stack("churn")
-        world = seed_world(sandbox, stack)
-        ...approve a version through the SageMaker API...
-        sandbox.settle()
+with Sandbox() as sandbox:
+    stack = sandbox.deploy_stack("churn")
+    world = seed_world(sandbox, stack)
+    ...approve a version through the SageMaker API...
+    sandbox.settle()
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Sandbox:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         patches.install()
         self.state.time_scale = self.time_scale
-        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         return self
 
@@ -158,7 +158,11 @@ class Sandbox:
                     {
                         "Version": "2012-10-17",
                         "Statement": [
-                            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
                         ],
                     }
                 ),
@@ -176,7 +180,9 @@ class Sandbox:
         sfn = self.client("stepfunctions")
         running = []
         for machine in sfn.list_state_machines()["stateMachines"]:
-            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
+                "executions"
+            ]:
                 running.append(execution["executionArn"])
         return running
 
@@ -184,10 +190,11 @@ class Sandbox:
         """Wait until every event delivery and workflow execution has finished."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.state.wait_deliveries(timeout=max(0.0, deadline - time.monotonic())) and not self.running_executions():
-                # a finishing execution may have triggered one more delivery
-                if self.state.wait_deliveries(timeout=0.05) and not self.running_executions():
-                    return
+            quiet = self.state.wait_deliveries(timeout=max(0.0, deadline - time.monotonic()))
+            # a finishing execution may have triggered one more delivery: look twice
+            settled = quiet and not self.running_executions() and self.state.wait_deliveries(timeout=0.05)
+            if settled and not self.running_executions():
+                return
             time.sleep(0.01)
         if strict:
             raise TimeoutError(f"sandbox still busy after {timeout}s: {self.running_executions()}")

@@ -36,6 +36,12 @@ def live_package(sandbox: Sandbox, stack: Stack) -> tuple[str, str, str]:
     return config_name, variant["ModelName"], model["Containers"][0]["ModelPackageName"]
 
 
+def version_label(package_arn: str) -> str:
+    """arn:...:model-package/churn-models/2 -> churn-models/v2"""
+    group, version = package_arn.rsplit("/", 2)[-2:]
+    return f"{group}/v{version}"
+
+
 def workflow_path(sandbox: Sandbox, execution_arn: str) -> list[str]:
     history = sandbox.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
@@ -84,7 +90,7 @@ def run() -> int:
         step(2, "Seed the world: a model package group with a live version and a pending one")
         world: World = seed_world(sandbox, stack)
         config, model, package = live_package(sandbox, stack)
-        say(f"    {stack.endpoint_name} serves {package.rsplit('/', 2)[-2]}/v{package.rsplit('/', 1)[-1]} (config {config})")
+        say(f"    {stack.endpoint_name} serves {version_label(package)} (config {config})")
         say(f"    pending approval: {world.pending_version_arn}")
         reader = subscribe_reader(sandbox, stack)
         seen_invocations = len(sandbox.state.invocations)
@@ -98,7 +104,8 @@ def run() -> int:
         sandbox.settle()
         for event in sandbox.state.emitted_events[seen_events:]:
             detail = event["detail"]
-            say(f"    event  {event['source']} '{event['detail-type']}' (v{detail['ModelPackageVersion']}, {detail['ModelApprovalStatus']})")
+            change = f"v{detail['ModelPackageVersion']}, {detail['ModelApprovalStatus']}"
+            say(f"    event  {event['source']} '{event['detail-type']}' ({change})")
         approval = sandbox.state.emitted_events[-1]
         for invocation in sandbox.state.invocations[seen_invocations:]:
             say(f"    lambda {invocation.function_name}: {invocation.result['action']} - {invocation.result['reason']}")
@@ -125,7 +132,8 @@ def run() -> int:
             if entry["sk"] == "LIVE":
                 say(f"    LIVE  {entry['model_package_arn']} (before: {entry['previous_model_package_arn']})")
             else:
-                say(f"    {entry['started_at']}  {entry['outcome']:<9} {entry['model_package_arn'].rsplit('/', 2)[-2]}/v{entry['model_package_arn'].rsplit('/', 1)[-1]}  reason: {entry['reason']}")
+                version = version_label(entry["model_package_arn"])
+                say(f"    {entry['started_at']}  {entry['outcome']:<9} {version}  reason: {entry['reason']}")
         messages = sandbox.client("sqs").receive_message(QueueUrl=reader, MaxNumberOfMessages=10).get("Messages", [])
         for message in messages:
             body = json.loads(message["Body"])
@@ -136,7 +144,13 @@ def run() -> int:
         seen_invocations = len(sandbox.state.invocations)
         for _ in range(2):
             sandbox.client("events").put_events(
-                Entries=[{"Source": "aws.sagemaker", "DetailType": approval["detail-type"], "Detail": json.dumps(approval["detail"])}]
+                Entries=[
+                    {
+                        "Source": "aws.sagemaker",
+                        "DetailType": approval["detail-type"],
+                        "Detail": json.dumps(approval["detail"]),
+                    }
+                ]
             )
         sandbox.settle()
         for invocation in sandbox.state.invocations[seen_invocations:]:
@@ -146,10 +160,24 @@ def run() -> int:
 
         step(8, "A malformed event starts nothing and is kept with its reason")
         sandbox.client("events").put_events(
-            Entries=[{"Source": "aws.sagemaker", "DetailType": approval["detail-type"], "Detail": json.dumps({"ModelPackageGroupName": stack.model_package_group, "ModelPackageStatus": "Completed", "ModelApprovalStatus": "Approved"})}]
+            Entries=[
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": approval["detail-type"],
+                    "Detail": json.dumps(
+                        {
+                            "ModelPackageGroupName": stack.model_package_group,
+                            "ModelPackageStatus": "Completed",
+                            "ModelApprovalStatus": "Approved",
+                        }
+                    ),
+                }
+            ]
         )
         sandbox.settle()
-        rejected = sandbox.client("sqs").receive_message(QueueUrl=stack.outputs["RejectedEventsQueueUrl"]).get("Messages", [])
+        rejected = (
+            sandbox.client("sqs").receive_message(QueueUrl=stack.outputs["RejectedEventsQueueUrl"]).get("Messages", [])
+        )
         for message in rejected:
             say(f"    rejected-events queue: {json.loads(message['Body'])['reason']}")
 

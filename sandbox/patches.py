@@ -1,3 +1,5 @@
+# mypy: disable-error-code="method-assign,assignment,attr-defined"
+# (this module replaces moto methods on purpose; see the docstring)
 """Every change to moto's private code that the sandbox needs, in one place.
 
 Written against moto 5.2.5 (pinned in requirements/dev.txt). Each patch fills one gap between
@@ -23,6 +25,7 @@ moto and AWS that the product meets; the product code itself never imports the s
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -49,8 +52,8 @@ if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guards the pin
 from moto.awslambda import models as lambda_models  # noqa: E402
 from moto.awslambda import utils as lambda_utils  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
-from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
+from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.events import models as events_models  # noqa: E402
 from moto.sagemaker import models as sagemaker_models  # noqa: E402
 from moto.sagemaker import responses as sagemaker_responses  # noqa: E402
@@ -168,7 +171,7 @@ def _load_handler(fn: Any) -> Callable[..., Any]:
         sys.path.insert(0, str(code_dir))
     module_name, _, attribute = fn.handler.rpartition(".")
     module = importlib.import_module(module_name)
-    return getattr(module, attribute)  # type: ignore[no-any-return]
+    return getattr(module, attribute)
 
 
 def run_function(fn: Any, event: Any, attempt: int = 1) -> Invocation:
@@ -268,20 +271,24 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
         service = target["Arn"].split(":")[2]
         if service == "lambda":
             event = json.loads(json.dumps(original_event, default=str))
-            _in_background(lambda arn=target["Arn"], ev=event: _deliver_to_lambda(self.account_id, self.region_name, arn, ev))
+            _in_background(
+                functools.partial(_deliver_to_lambda, self.account_id, self.region_name, target["Arn"], event)
+            )
             handled.append(target)
         elif service == "states":
             from moto.stepfunctions.responses import get_backend
 
             backend = get_backend(self.account_id, self.region_name)
-            backend.start_execution(target["Arn"], name=str(uuid.uuid4()), execution_input=json.dumps(original_event, default=str))
+            backend.start_execution(
+                target["Arn"], name=str(uuid.uuid4()), execution_input=json.dumps(original_event, default=str)
+            )
             handled.append(target)
     others = [target for target in self.targets if target not in handled]
     if others:
         saved = self.targets
         self.targets = others
         try:
-            _original_send_to_targets(self, original_event, transform_input)
+            _original_send_to_targets(self, original_event, transform_input)  # type: ignore[arg-type]
         finally:
             self.targets = saved
 
@@ -293,15 +300,13 @@ def _iso(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def emit_event(account: str, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
+def emit_event(
+    account: str, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]
+) -> None:
     """Publish an event on the default bus the way the AWS service itself would."""
-    entry = {
-        "Source": source,
-        "DetailType": detail_type,
-        "Detail": json.dumps(detail, default=_iso),
-        "Resources": resources,
-    }
-    STATE.emitted_events.append({"source": source, "detail-type": detail_type, "detail": json.loads(entry["Detail"])})
+    body = json.dumps(detail, default=_iso)
+    entry = {"Source": source, "DetailType": detail_type, "Detail": body, "Resources": resources}
+    STATE.emitted_events.append({"source": source, "detail-type": detail_type, "detail": json.loads(body)})
     events_models.events_backends[account][region].put_events([entry])
 
 
@@ -342,7 +347,9 @@ _original_update_model_package = sagemaker_models.SageMakerModelBackend.update_m
 _original_create_model_package = sagemaker_models.SageMakerModelBackend.create_model_package
 
 
-def _update_model_package(self: Any, model_package_arn: str, model_approval_status: str | None, *args: Any, **kwargs: Any) -> str:
+def _update_model_package(
+    self: Any, model_package_arn: str, model_approval_status: str | None, *args: Any, **kwargs: Any
+) -> str:
     before = self.describe_model_package(model_package_arn).model_approval_status
     if model_approval_status is None:  # moto would clear the status; AWS leaves it
         model_approval_status = before
@@ -413,9 +420,7 @@ def _update_endpoint_backend(self: Any, endpoint_name: str, endpoint_config_name
         arn = sagemaker_models.FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
         raise sagemaker_models.ValidationError(message=f"Could not find endpoint '{arn}'.")
     if endpoint.endpoint_status != "InService":
-        raise sagemaker_models.ValidationError(
-            message=f"Cannot update in-progress endpoint '{endpoint.arn}'."
-        )
+        raise sagemaker_models.ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
     config = self.describe_endpoint_config(endpoint_config_name)
     endpoint.endpoint_status = "Updating"
     endpoint.last_modified_time = datetime.now(UTC)
@@ -431,7 +436,7 @@ def _update_endpoint_backend(self: Any, endpoint_name: str, endpoint_config_name
     timer = threading.Timer(delay, finish)
     timer.daemon = True
     timer.start()
-    return endpoint.arn  # type: ignore[no-any-return]
+    return str(endpoint.arn)
 
 
 def _update_endpoint_response(self: Any) -> Any:
@@ -469,7 +474,9 @@ def _state_machine_from_cloudformation(
 _original_start_execution = sfn_parser_models.StepFunctionsParserBackend.start_execution
 
 
-def _start_execution(self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None) -> Any:
+def _start_execution(
+    self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
+) -> Any:
     return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
 
@@ -532,7 +539,7 @@ class _CloudFormationAlarm(CloudFormationModel):
         return "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> _CloudFormationAlarm:
         p = cloudformation_json["Properties"]
@@ -572,7 +579,9 @@ def install() -> SandboxState:
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)
     sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
     sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response
-    state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(_normalise_exception_name)
+    state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(
+        _normalise_exception_name
+    )
     sfn_execution_worker.ExecutionWorker._get_evaluation_environment = _evaluation_environment
     wait_function.WaitFunction._wait_interval = _scaled_wait_interval
     retrier_decl.time = _ScaledTime()

@@ -7,6 +7,7 @@ the deploy workflow here. Port: SANDBOX_PORT (default 4599; 0 picks a free one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -56,10 +57,8 @@ Ctrl-C stops the sandbox; nothing is kept.""",
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     server.stop()
     sandbox.stop()
     return 0

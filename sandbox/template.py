@@ -36,7 +36,7 @@ class _OfflinePolicyLoader(ManagedPolicyLoader):
 
 
 def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    return yaml_parse(path.read_text())  # type: ignore[no-any-return]
+    return yaml_parse(path.read_text())
 
 
 def sam_resources(template: dict[str, Any], sam_type: str) -> dict[str, dict[str, Any]]:
@@ -71,7 +71,7 @@ def to_cloudformation(sam_template: dict[str, Any], parameters: dict[str, str], 
     import os
 
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    return transform(template, parameters, _OfflinePolicyLoader())  # type: ignore[no-any-return]
+    return transform(template, parameters, _OfflinePolicyLoader())
 
 
 __all__ = ["CODE_BUCKET", "Parser", "function_code_dir", "load_sam_template", "to_cloudformation", "zip_directory"]

@@ -25,9 +25,20 @@ from sandbox.template import load_sam_template, sam_resources  # noqa: E402
 
 VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
 NUMERIC_FIELDS = {
-    "Seconds", "TimeoutSeconds", "HeartbeatSeconds", "IntervalSeconds", "MaxAttempts", "BackoffRate",
-    "MaxDelaySeconds", "MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage",
-    "InitialInstanceCount", "InitialVariantWeight", "DesiredWeight", "DesiredInstanceCount",
+    "Seconds",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "IntervalSeconds",
+    "MaxAttempts",
+    "BackoffRate",
+    "MaxDelaySeconds",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+    "InitialInstanceCount",
+    "InitialVariantWeight",
+    "DesiredWeight",
+    "DesiredInstanceCount",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -76,7 +87,9 @@ def template_substitutions() -> dict[str, set[str]]:
     """DefinitionUri -> the DefinitionSubstitutions keys the template gives it."""
     template = load_sam_template()
     return {
-        str((ROOT / res["Properties"]["DefinitionUri"]).resolve()): set(res["Properties"].get("DefinitionSubstitutions", {}))
+        str((ROOT / res["Properties"]["DefinitionUri"]).resolve()): set(
+            res["Properties"].get("DefinitionSubstitutions", {})
+        )
         for res in sam_resources(template, "AWS::Serverless::StateMachine").values()
     }
 

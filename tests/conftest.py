@@ -61,7 +61,9 @@ class SandboxWorld:
     def queue_messages(self, output: str) -> list[dict[str, Any]]:
         sqs = self.client("sqs")
         url = self.stack.outputs[output]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        )
         return [json.loads(message["Body"]) for message in messages]
 
 

@@ -28,7 +28,10 @@ def test_execution_name_is_deterministic_per_approval_and_fits_80_characters() -
     first = change()
     assert execution_name(first) == execution_name(change())
     assert execution_name(first) != execution_name(change(LastModifiedTime="2026-11-21T09:00:00Z"))
-    huge = change(ModelPackageVersion=10**12, ModelPackageArn="arn:aws:sagemaker:us-east-1:123456789012:model-package/" + "g" * 63 + "/1")
+    huge = change(
+        ModelPackageVersion=10**12,
+        ModelPackageArn="arn:aws:sagemaker:us-east-1:123456789012:model-package/" + "g" * 63 + "/1",
+    )
     assert len(execution_name(huge)) <= 80
 
 
@@ -40,7 +43,10 @@ def test_duplicates_give_identical_workflow_input() -> None:
     ("overrides", "reason"),
     [
         ({}, None),
-        ({"ModelPackageGroupName": "fraud-models"}, "model package group fraud-models is not this project's group churn-models"),
+        (
+            {"ModelPackageGroupName": "fraud-models"},
+            "model package group fraud-models is not this project's group churn-models",
+        ),
         ({"ModelApprovalStatus": "Rejected"}, "version 2 is Rejected, not Approved"),
         ({"ModelPackageStatus": "Failed"}, "version 2 is Failed, not Completed"),
     ],

@@ -50,7 +50,12 @@ def variant(event: dict[str, Any], **detail: Any) -> dict[str, Any]:
 
 def documented_approval() -> dict[str, Any]:
     arn = "arn:aws:sagemaker:us-east-2:123456789012:model-package/churn-models/2"
-    return variant(reference("model-package-state-change.json"), ModelPackageGroupName="churn-models", ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    return variant(
+        reference("model-package-state-change.json"),
+        ModelPackageGroupName="churn-models",
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Approved",
+    )
 
 
 def documented_alarm(name: str) -> dict[str, Any]:
@@ -59,7 +64,11 @@ def documented_alarm(name: str) -> dict[str, Any]:
 
 def documented_pipeline(pipeline: str) -> dict[str, Any]:
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{pipeline}"
-    return variant(reference("pipeline-execution-status-change.json"), pipelineArn=arn, pipelineExecutionArn=f"{arn}/execution/p4jn9xou8a8s")
+    return variant(
+        reference("pipeline-execution-status-change.json"),
+        pipelineArn=arn,
+        pipelineExecutionArn=f"{arn}/execution/p4jn9xou8a8s",
+    )
 
 
 def test_documented_events_of_this_project_match(patterns: dict[str, EventPattern]) -> None:
@@ -90,10 +99,19 @@ def test_documented_events_as_aws_gives_them_are_not_ours(patterns: dict[str, Ev
         ("alarm", lambda: documented_alarm("fraud-canary-5xx-Green")),
         ("alarm", lambda: documented_alarm("churnx-drift-feature-tenure")),
         ("alarm", lambda: documented_alarm("team-churn-drift")),
-        ("alarm", lambda: {**documented_alarm("churn-drift-x"), "detail-type": "CloudWatch Alarm Configuration Change"}),
+        (
+            "alarm",
+            lambda: {**documented_alarm("churn-drift-x"), "detail-type": "CloudWatch Alarm Configuration Change"},
+        ),
         ("pipeline", lambda: documented_pipeline("fraud-pipeline")),
         ("pipeline", lambda: documented_pipeline("churn-pipeline-v2")),
-        ("pipeline", lambda: {**documented_pipeline("churn-pipeline"), "detail-type": "SageMaker Model Building Pipeline Execution Step Status Change"}),
+        (
+            "pipeline",
+            lambda: {
+                **documented_pipeline("churn-pipeline"),
+                "detail-type": "SageMaker Model Building Pipeline Execution Step Status Change",
+            },
+        ),
     ],
 )
 def test_near_misses_do_not_match(patterns: dict[str, EventPattern], rule: str, near_miss: Any) -> None:
@@ -112,5 +130,7 @@ def test_near_misses_do_not_match(patterns: dict[str, EventPattern], rule: str, 
         ("pipeline", "pipeline_status/ignored-other-pipeline.json", False),
     ],
 )
-def test_project_event_files_agree_with_the_rules(patterns: dict[str, EventPattern], rule: str, event_file: str, matches: bool) -> None:
+def test_project_event_files_agree_with_the_rules(
+    patterns: dict[str, EventPattern], rule: str, event_file: str, matches: bool
+) -> None:
     assert patterns[rule].matches_event(load_event(event_file)) is matches

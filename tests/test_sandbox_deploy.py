@@ -41,7 +41,9 @@ def test_approving_the_pending_version_deploys_it_records_it_and_notifies(churn:
     assert churn.live_model_package() == churn.world.pending_version_arn
     executions = [e for e in churn.executions() if "approved-v2-" in e["name"]]
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
-    deployments = [e for e in churn.ledger(f"ENDPOINT#{churn.stack.endpoint_name}") if e["sk"].startswith("DEPLOYMENT#")]
+    deployments = [
+        e for e in churn.ledger(f"ENDPOINT#{churn.stack.endpoint_name}") if e["sk"].startswith("DEPLOYMENT#")
+    ]
     latest = max(deployments, key=lambda e: e["started_at"])
     assert latest["model_package_arn"] == churn.world.pending_version_arn
     assert latest["outcome"] == "Deployed"
@@ -58,12 +60,23 @@ def test_duplicate_approval_events_start_one_deployment(churn: SandboxWorld) -> 
     sagemaker = churn.client("sagemaker")
     sagemaker.update_model_package(ModelPackageArn=churn.world.pending_version_arn, ModelApprovalStatus="Approved")
     churn.sandbox.settle()
-    emitted = [e for e in churn.sandbox.state.emitted_events if e["detail"].get("ModelPackageArn") == churn.world.pending_version_arn]
+    emitted = [
+        e
+        for e in churn.sandbox.state.emitted_events
+        if e["detail"].get("ModelPackageArn") == churn.world.pending_version_arn
+    ]
     approval = emitted[-1]
     events = churn.client("events")
     for _ in range(3):  # SageMaker may deliver one state change several times, with new event ids
         events.put_events(
-            Entries=[{"Source": "aws.sagemaker", "DetailType": approval["detail-type"], "Detail": json.dumps(approval["detail"]), "Resources": [approval["detail"]["ModelPackageArn"]]}]
+            Entries=[
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": approval["detail-type"],
+                    "Detail": json.dumps(approval["detail"]),
+                    "Resources": [approval["detail"]["ModelPackageArn"]],
+                }
+            ]
         )
     churn.sandbox.settle()
 
@@ -86,7 +99,11 @@ def test_malformed_event_starts_nothing_and_is_kept_with_its_reason(churn: Sandb
     [kept] = churn.queue_messages("RejectedEventsQueueUrl")
     assert "detail.ModelPackageArn: Field required" in kept["reason"]
     assert kept["event"]["detail"]["ModelPackageVersion"] == "two"
-    attempts = [i for i in churn.sandbox.state.invocations if i.function_name == "churn-approval" and i.event.get("detail", {}).get("ModelPackageVersion") == "two"]
+    attempts = [
+        i
+        for i in churn.sandbox.state.invocations
+        if i.function_name == "churn-approval" and i.event.get("detail", {}).get("ModelPackageVersion") == "two"
+    ]
     assert len(attempts) == 1, "a malformed event is not retried"
 
 
@@ -99,7 +116,9 @@ def test_two_projects_in_one_account_ignore_each_others_events(churn: SandboxWor
 
     approve(churn, fraud.pending_version_arn)
 
-    fraud_runs = churn.client("stepfunctions").list_executions(stateMachineArn=fraud_stack.deploy_state_machine_arn)["executions"]
+    fraud_runs = churn.client("stepfunctions").list_executions(stateMachineArn=fraud_stack.deploy_state_machine_arn)[
+        "executions"
+    ]
     assert len(fraud_runs) == 2  # v1 at seeding, v2 now
     assert len(churn.executions()) == churn_before
     assert churn.live_model_package() == churn.world.live_version_arn
@@ -124,8 +143,13 @@ def test_manual_start_of_a_version_not_approved_changes_nothing(churn: SandboxWo
 def test_manual_start_with_bad_input_fails_clearly_and_starts_nothing(churn: SandboxWorld) -> None:
     sfn = churn.client("stepfunctions")
     configs_before = len(churn.client("sagemaker").list_endpoint_configs()["EndpointConfigs"])
-    for name, payload in {"no-arn": {}, "other-group": {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-models/1"}}.items():
-        execution = sfn.start_execution(stateMachineArn=churn.stack.deploy_state_machine_arn, name=name, input=json.dumps(payload))
+    for name, payload in {
+        "no-arn": {},
+        "other-group": {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-models/1"},
+    }.items():
+        execution = sfn.start_execution(
+            stateMachineArn=churn.stack.deploy_state_machine_arn, name=name, input=json.dumps(payload)
+        )
         churn.sandbox.settle()
         result = sfn.describe_execution(executionArn=execution["executionArn"])
         assert (result["status"], result["error"]) == ("FAILED", "InvalidInput")
@@ -139,7 +163,9 @@ def test_manual_redeploy_of_an_approved_version(churn: SandboxWorld) -> None:
     execution = sfn.start_execution(
         stateMachineArn=churn.stack.deploy_state_machine_arn,
         name="redeploy-v1",
-        input=json.dumps({"ModelPackageArn": churn.world.live_version_arn, "Reason": "v2 misbehaves", "RequestedBy": "jane"}),
+        input=json.dumps(
+            {"ModelPackageArn": churn.world.live_version_arn, "Reason": "v2 misbehaves", "RequestedBy": "jane"}
+        ),
     )
     churn.sandbox.settle()
 
@@ -153,7 +179,9 @@ def test_manual_rollback_restores_the_previous_version(churn: SandboxWorld) -> N
     approve(churn, churn.world.pending_version_arn)
     sfn = churn.client("stepfunctions")
     execution = sfn.start_execution(
-        stateMachineArn=churn.stack.outputs["RollbackStateMachineArn"], name="rollback-by-hand", input=json.dumps({"Reason": "complaints"})
+        stateMachineArn=churn.stack.outputs["RollbackStateMachineArn"],
+        name="rollback-by-hand",
+        input=json.dumps({"Reason": "complaints"}),
     )
     churn.sandbox.settle()
 
@@ -168,13 +196,17 @@ def test_manual_rollback_restores_the_previous_version(churn: SandboxWorld) -> N
 def test_retrain_now_starts_the_pipeline_once_and_records_it(churn: SandboxWorld) -> None:
     sfn = churn.client("stepfunctions")
     execution = sfn.start_execution(
-        stateMachineArn=churn.stack.outputs["RetrainStateMachineArn"], name="retrain-now", input=json.dumps(load_event("statemachines/retrain.json"))
+        stateMachineArn=churn.stack.outputs["RetrainStateMachineArn"],
+        name="retrain-now",
+        input=json.dumps(load_event("statemachines/retrain.json")),
     )
     churn.sandbox.settle()
 
     result = sfn.describe_execution(executionArn=execution["executionArn"])
     assert result["status"] == "SUCCEEDED", result.get("cause")
-    runs = churn.client("sagemaker").list_pipeline_executions(PipelineName=churn.stack.parameters["PipelineName"])["PipelineExecutionSummaries"]
+    runs = churn.client("sagemaker").list_pipeline_executions(PipelineName=churn.stack.parameters["PipelineName"])[
+        "PipelineExecutionSummaries"
+    ]
     assert len(runs) == 1
     [record] = [e for e in churn.ledger(f"PROJECT#{churn.stack.project}") if e["sk"].startswith("RETRAIN#")]
     assert record["reason"] == "new labelled data arrived"

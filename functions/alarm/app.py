@@ -26,7 +26,9 @@ def handler(event: dict, context: LambdaContext) -> dict[str, str]:
     return handle_event(
         event,
         AlarmEvent,
-        lambda alarm, settings: react_to_alarm(alarm.detail, alarm.id, settings, Ledger(dynamodb, settings.ledger_table_name)),
+        lambda alarm, settings: react_to_alarm(
+            alarm.detail, alarm.id, settings, Ledger(dynamodb, settings.ledger_table_name)
+        ),
         sqs=sqs,
         logger=logger,
         metrics=metrics,

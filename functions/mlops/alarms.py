@@ -17,7 +17,7 @@ def alarm_role(alarm_name: str, project_name: str) -> AlarmRole | None:
     prefix = f"{project_name}-"
     if not alarm_name.startswith(prefix):
         return None
-    kind = alarm_name[len(prefix):].split("-", 1)[0]
+    kind = alarm_name[len(prefix) :].split("-", 1)[0]
     if kind == "canary":
         return "canary"
     if kind == "drift":

@@ -78,5 +78,9 @@ def react_to_approval(
     )
     if not first:
         count = ledger.count_duplicate(pk, sk)
-        return Reaction("duplicate", f"approval of version {change.ModelPackageVersion} already handled ({count} duplicates)", execution_arn)
+        return Reaction(
+            "duplicate",
+            f"approval of version {change.ModelPackageVersion} already handled ({count} duplicates)",
+            execution_arn,
+        )
     return Reaction("started", f"deploying version {change.ModelPackageVersion}", execution_arn)

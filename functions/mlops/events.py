@@ -53,7 +53,9 @@ class AlarmEvent(EventBridgeModel):
 
 class PipelineExecutionStatusChange(BaseModel):
     pipelineArn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[^/]+$")
-    pipelineExecutionArn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[^/]+/execution/.+$")
+    pipelineExecutionArn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[^/]+/execution/.+$"
+    )
     currentPipelineExecutionStatus: Literal["Executing", "Stopping", "Stopped", "Failed", "Succeeded"]
     previousPipelineExecutionStatus: str | None = None
     executionStartTime: str | None = None

@@ -24,7 +24,7 @@ def _attribute(value: object) -> dict[str, Any]:
 
 
 def _plain(attribute: dict[str, Any]) -> object:
-    (kind, value), = attribute.items()
+    ((kind, value),) = attribute.items()
     if kind == "N":
         number = float(value)
         return int(number) if number.is_integer() else number
