@@ -61,6 +61,8 @@ from moto.stepfunctions import models as sfn_models  # noqa: E402
 from moto.stepfunctions import responses as sfn_responses  # noqa: E402
 from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat as sfn_heartbeat  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.timeouts import timeout as sfn_timeout  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
     state_task_service_aws_sdk,
 )
@@ -480,6 +482,16 @@ def _start_execution(
     return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
 
+# aws-sdk task errors are "<ServiceName>.<ErrorName>" in PascalCase (Step Functions developer guide)
+AWS_SDK_SERVICE_NAMES = {
+    "sagemaker": "SageMaker",
+    "cloudwatch": "CloudWatch",
+    "sns": "Sns",
+    "sqs": "Sqs",
+    "lambda": "Lambda",
+}
+
+
 def _normalise_exception_name(norm_service_name: str, ex: Exception) -> str:
     code = getattr(ex, "response", {}).get("Error", {}).get("Code") or type(ex).__name__
     name = f"{norm_service_name}.{code}"
@@ -509,6 +521,11 @@ def _evaluation_environment(self: Any) -> Any:
 def _scaled_wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
     if wait_seconds > 0:
         env.program_state_event.wait(wait_seconds * STATE.time_scale)
+
+
+def _scaled_timeout(self: Any, env: Any) -> None:
+    """A task's TimeoutSeconds/HeartbeatSeconds on the same compressed clock as Wait states."""
+    env.stack.append(self._eval_seconds(env=env) * STATE.time_scale)
 
 
 class _ScaledTime:
@@ -582,8 +599,11 @@ def install() -> SandboxState:
     state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(
         _normalise_exception_name
     )
+    state_task_service_aws_sdk._SERVICE_ERROR_NAMES.update(AWS_SDK_SERVICE_NAMES)
     sfn_execution_worker.ExecutionWorker._get_evaluation_environment = _evaluation_environment
     wait_function.WaitFunction._wait_interval = _scaled_wait_interval
+    sfn_timeout.Timeout._eval_body = _scaled_timeout
+    sfn_heartbeat.Heartbeat._eval_body = _scaled_timeout
     retrier_decl.time = _ScaledTime()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()
