@@ -1,36 +1,20 @@
 """A pipeline execution of this project changed status -> record it."""
 
-import os
-
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.events import PipelineExecutionEvent
-from mlops.handling import handle_event
+from mlops.handling import lambda_handler
 from mlops.ledger import Ledger
 from mlops.pipelines import react_to_pipeline_status
+from mlops.reactions import Reaction
+from mlops.settings import Settings
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 dynamodb = boto3.client("dynamodb")
 sqs = boto3.client("sqs")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict[str, str]:
-    return handle_event(
-        event,
-        PipelineExecutionEvent,
-        lambda change, settings: react_to_pipeline_status(
-            change.detail, change.id, settings, Ledger(dynamodb, settings.ledger_table_name)
-        ),
-        sqs=sqs,
-        logger=logger,
-        metrics=metrics,
-        function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "pipeline-status"),
-    )
+def react(change: PipelineExecutionEvent, settings: Settings) -> Reaction:
+    return react_to_pipeline_status(change.detail, change.id, settings, Ledger(dynamodb, settings.ledger_table_name))
+
+
+handler = lambda_handler(PipelineExecutionEvent, react, sqs=sqs)
