@@ -36,6 +36,30 @@ def live_package(sandbox: Sandbox, stack: Stack) -> tuple[str, str, str]:
     return config_name, variant["ModelName"], model["Containers"][0]["ModelPackageName"]
 
 
+def describe_event(event: dict[str, Any]) -> str:
+    detail = event["detail"]
+    if event["detail-type"] == "SageMaker Model Package State Change":
+        what = f"v{detail['ModelPackageVersion']} {detail['ModelApprovalStatus']}"
+    elif event["detail-type"] == "SageMaker Endpoint State Change":
+        what = f"{detail['EndpointName']} {detail['EndpointStatus']} on {detail['EndpointConfigName']}"
+    elif event["detail-type"] == "CloudWatch Alarm State Change":
+        what = f"{detail['alarmName']} {detail['state']['value']}"
+    else:
+        what = ""
+    return f"event  {event['detail-type']}: {what}"
+
+
+def timeline(sandbox: Sandbox, since: float) -> list[str]:
+    """What happened since `since`: service events and function invocations, in order."""
+    entries = [(e["at"], describe_event(e)) for e in sandbox.state.emitted_events if e["at"] >= since]
+    for invocation in sandbox.state.invocations:
+        if invocation.at >= since:
+            result = invocation.result or {}
+            what = f"{result.get('action', 'requested')} - {result.get('reason', result.get('config', ''))}"
+            entries.append((invocation.at, f"lambda {invocation.function_name}: {what}"))
+    return [text for _, text in sorted(entries)]
+
+
 def version_label(package_arn: str) -> str:
     """arn:...:model-package/churn-models/2 -> churn-models/v2"""
     group, version = package_arn.rsplit("/", 2)[-2:]
@@ -44,13 +68,7 @@ def version_label(package_arn: str) -> str:
 
 def workflow_path(sandbox: Sandbox, execution_arn: str) -> list[str]:
     history = sandbox.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    path: list[str] = []
-    for name in entered:  # fold the endpoint polling loop into one line
-        if path and path[-1].startswith(name):
-            continue
-        path.append(name)
-    return path
+    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
 
 def ledger_entries(sandbox: Sandbox, stack: Stack, pk: str) -> list[dict[str, Any]]:
@@ -93,8 +111,7 @@ def run() -> int:
         say(f"    {stack.endpoint_name} serves {version_label(package)} (config {config})")
         say(f"    pending approval: {world.pending_version_arn}")
         reader = subscribe_reader(sandbox, stack)
-        seen_invocations = len(sandbox.state.invocations)
-        seen_events = len(sandbox.state.emitted_events)
+        since = time.monotonic()
 
         step(3, "A reviewer approves version 2 in the model registry")
         say(f"    sagemaker:UpdateModelPackage {world.pending_version_arn} -> Approved")
@@ -102,16 +119,15 @@ def run() -> int:
             ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved"
         )
         sandbox.settle()
-        for event in sandbox.state.emitted_events[seen_events:]:
-            detail = event["detail"]
-            change = f"v{detail['ModelPackageVersion']}, {detail['ModelApprovalStatus']}"
-            say(f"    event  {event['source']} '{event['detail-type']}' ({change})")
-        approval = sandbox.state.emitted_events[-1]
-        for invocation in sandbox.state.invocations[seen_invocations:]:
-            say(f"    lambda {invocation.function_name}: {invocation.result['action']} - {invocation.result['reason']}")
-            execution_arn = invocation.result.get("execution_arn", "")
+        for line in timeline(sandbox, since):
+            say(f"    {line}")
+        approval = next(e for e in sandbox.state.emitted_events if e["at"] >= since and e["source"] == "aws.sagemaker")
+        started_by = next(
+            i for i in sandbox.state.invocations if i.at >= since and i.function_name == f"{stack.project}-approval"
+        )
+        execution_arn = started_by.result["execution_arn"]
 
-        step(4, "The deploy workflow runs (Step Functions, SageMaker SDK integrations)")
+        step(4, "The deploy workflow ran (Step Functions; it waited for the endpoint's event, no polling)")
         sfn = sandbox.client("stepfunctions")
         execution = sfn.describe_execution(executionArn=execution_arn)
         say(f"    execution {execution['name']}: {execution['status']}")
@@ -131,7 +147,7 @@ def run() -> int:
         for entry in ledger_entries(sandbox, stack, f"ENDPOINT#{stack.endpoint_name}"):
             if entry["sk"] == "LIVE":
                 say(f"    LIVE  {entry['model_package_arn']} (before: {entry['previous_model_package_arn']})")
-            else:
+            elif entry["sk"].startswith("DEPLOYMENT#"):
                 version = version_label(entry["model_package_arn"])
                 say(f"    {entry['started_at']}  {entry['outcome']:<9} {version}  reason: {entry['reason']}")
         messages = sandbox.client("sqs").receive_message(QueueUrl=reader, MaxNumberOfMessages=10).get("Messages", [])
@@ -141,7 +157,7 @@ def run() -> int:
 
         step(7, "The same approval arrives twice more (SageMaker may repeat events)")
         before = len(sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"])
-        seen_invocations = len(sandbox.state.invocations)
+        since = time.monotonic()
         for _ in range(2):
             sandbox.client("events").put_events(
                 Entries=[
@@ -153,8 +169,8 @@ def run() -> int:
                 ]
             )
         sandbox.settle()
-        for invocation in sandbox.state.invocations[seen_invocations:]:
-            say(f"    lambda {invocation.function_name}: {invocation.result['action']} - {invocation.result['reason']}")
+        for line in timeline(sandbox, since):
+            say(f"    {line}")
         after = len(sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"])
         say(f"    deploy executions: {before} before, {after} after")
 

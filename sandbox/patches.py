@@ -12,8 +12,9 @@ moto and AWS that the product meets; the product code itself never imports the s
   3. AWS services emit their events: a model package created or changing approval emits
      "SageMaker Model Package State Change"; an alarm changing state emits
      "CloudWatch Alarm State Change".
-  4. SageMaker UpdateEndpoint (missing in moto): the endpoint goes Updating, then InService on
-     the new configuration.
+  4. SageMaker endpoints take time and tell: CreateEndpoint, UpdateEndpoint (missing in moto) and
+     UpdateEndpointWeightsAndCapacities go Creating/Updating, then InService (or fail, when a test
+     asks), each change emitting "SageMaker Endpoint State Change".
   5. State machines created by CloudFormation live where the executing API finds them, with
      their DefinitionSubstitutions applied (moto ignores them).
   6. Step Functions: StartExecution without a name gets a UUID name; aws-sdk task errors are
@@ -79,6 +80,7 @@ class Invocation:
     error: str | None = None
     logs: list[str] = field(default_factory=list)
     attempt: int = 1
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class SandboxState:
     time_scale: float = 0.001
     function_code: dict[str, Path] = field(default_factory=dict)
     function_dead_letters: dict[str, str] = field(default_factory=dict)
+    endpoint_failures: dict[str, str] = field(default_factory=dict)  # endpoint -> reason its next change fails
     invocations: list[Invocation] = field(default_factory=list)
     emitted_events: list[dict[str, Any]] = field(default_factory=list)
     endpoint_transition_seconds: float = 60.0
@@ -308,7 +311,9 @@ def emit_event(
     """Publish an event on the default bus the way the AWS service itself would."""
     body = json.dumps(detail, default=_iso)
     entry = {"Source": source, "DetailType": detail_type, "Detail": body, "Resources": resources}
-    STATE.emitted_events.append({"source": source, "detail-type": detail_type, "detail": json.loads(body)})
+    STATE.emitted_events.append(
+        {"source": source, "detail-type": detail_type, "detail": json.loads(body), "at": time.monotonic()}
+    )
     events_models.events_backends[account][region].put_events([entry])
 
 
@@ -415,29 +420,81 @@ def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, 
     )
 
 
-# ------------------------------------------------------------------ 4. UpdateEndpoint
+# ------------------------------------------------------------------ 4. endpoints take time and tell
+def _emit_endpoint_state(backend: Any, endpoint: Any) -> None:
+    emit_event(
+        backend.account_id,
+        backend.region_name,
+        "aws.sagemaker",
+        "SageMaker Endpoint State Change",
+        {
+            "EndpointName": endpoint.endpoint_name,
+            "EndpointArn": endpoint.arn,
+            "EndpointConfigName": endpoint.endpoint_config_name,
+            "EndpointStatus": endpoint.endpoint_status,
+            "CreationTime": endpoint.creation_time,
+            "LastModifiedTime": endpoint.last_modified_time,
+            "Tags": {tag["Key"]: tag["Value"] for tag in endpoint.tags or []},
+        },
+        [endpoint.arn],
+    )
+
+
+def _transition(backend: Any, endpoint: Any, status: str, finish: Callable[[], str | None]) -> None:
+    """Status now, an event; after the (compressed) provisioning time, InService and another event.
+
+    `finish` applies the change and returns a failure reason when the change fails: the endpoint then
+    stays on what it served before, InService, with that FailureReason (as SageMaker does).
+    """
+    endpoint.endpoint_status = status
+    endpoint.failure_reason = None
+    endpoint.last_modified_time = datetime.now(UTC)
+    _emit_endpoint_state(backend, endpoint)
+
+    def complete() -> None:
+        time.sleep(STATE.endpoint_transition_seconds * STATE.time_scale)
+        failure = STATE.endpoint_failures.pop(endpoint.endpoint_name, None)
+        if failure is None:
+            failure = finish()
+        endpoint.failure_reason = failure
+        endpoint.endpoint_status = "Failed" if failure and status == "Creating" else "InService"
+        endpoint.last_modified_time = datetime.now(UTC)
+        _emit_endpoint_state(backend, endpoint)
+
+    _in_background(complete)
+
+
+def _require_in_service(endpoint: Any) -> None:
+    if endpoint.endpoint_status != "InService":
+        raise sagemaker_models.ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+
+
+_original_create_endpoint = sagemaker_models.SageMakerModelBackend.create_endpoint
+
+
+def _create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]) -> Any:
+    if endpoint_name in self.endpoints:
+        arn = self.endpoints[endpoint_name].arn
+        raise sagemaker_models.ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+    endpoint = _original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+    _transition(self, endpoint, "Creating", lambda: None)
+    return endpoint
+
+
 def _update_endpoint_backend(self: Any, endpoint_name: str, endpoint_config_name: str) -> str:
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is None:
         arn = sagemaker_models.FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
         raise sagemaker_models.ValidationError(message=f"Could not find endpoint '{arn}'.")
-    if endpoint.endpoint_status != "InService":
-        raise sagemaker_models.ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+    _require_in_service(endpoint)
     config = self.describe_endpoint_config(endpoint_config_name)
-    endpoint.endpoint_status = "Updating"
-    endpoint.last_modified_time = datetime.now(UTC)
 
     def finish() -> None:
         endpoint.endpoint_config_name = endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
         endpoint.data_capture_config = config.get("DataCaptureConfig")
-        endpoint.endpoint_status = "InService"
-        endpoint.last_modified_time = datetime.now(UTC)
 
-    delay = STATE.endpoint_transition_seconds * STATE.time_scale
-    timer = threading.Timer(delay, finish)
-    timer.daemon = True
-    timer.start()
+    _transition(self, endpoint, "Updating", finish)
     return str(endpoint.arn)
 
 
@@ -447,6 +504,18 @@ def _update_endpoint_response(self: Any) -> Any:
         endpoint_config_name=self._get_param("EndpointConfigName"),
     )
     return sagemaker_responses.ActionResult({"EndpointArn": arn})
+
+
+_original_update_weights = sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+
+def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> str:
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is not None:
+        _require_in_service(endpoint)
+    arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)  # validates, applies
+    _transition(self, self.endpoints[endpoint_name], "Updating", lambda: None)
+    return str(arn)
 
 
 # ------------------------------------------------------------------ 5. state machines from CloudFormation
@@ -591,6 +660,8 @@ def install() -> SandboxState:
     sagemaker_models.SageMakerModelBackend.update_model_package = _update_model_package
     sagemaker_models.SageMakerModelBackend.create_model_package = _create_model_package
     sagemaker_models.SageMakerModelBackend.update_endpoint = _update_endpoint_backend
+    sagemaker_models.SageMakerModelBackend.create_endpoint = _create_endpoint
+    sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)

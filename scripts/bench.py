@@ -3,6 +3,8 @@
 - cold start of each function: a fresh Python process imports the handler and handles its first
   event (AWS calls stubbed with botocore's Stubber), as a ratio to a bare `python -c "import boto3"`;
 - the size of each function package built by `sam build` (.aws-sam/build), unzipped and zipped;
+- state transitions of each workflow path (Step Functions Standard bills per transition), counted in
+  the sandbox from the execution history;
 - the wall time of `make demo`'s job (python -m sandbox.demo).
 """
 
@@ -26,6 +28,16 @@ FUNCTIONS = {
     "ApprovalFunction": ("approval.app", "approval/approved.json", ["sfn:start_execution", "dynamodb:put_item"]),
     "AlarmFunction": ("alarm.app", "alarm/drift-alarm.json", ["dynamodb:put_item"]),
     "PipelineStatusFunction": ("pipeline_status.app", "pipeline_status/failed.json", ["dynamodb:put_item"]),
+    "EndpointStatusFunction": (
+        "endpoint_status.app",
+        "endpoint_status/in-service.json",
+        ["dynamodb:put_item", "dynamodb:get_item"],
+    ),
+    "EndpointUpdateFunction": (
+        "endpoint_update.app",
+        "endpoint_update/update.json",
+        ["dynamodb:put_item", "sagemaker:update_endpoint"],
+    ),
 }
 
 COLD_START = """
@@ -38,20 +50,23 @@ responses = {{
         "startDate": datetime.datetime.now(),
     }},
     "put_item": {{}},
+    "get_item": {{}},
+    "update_endpoint": {{"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-endpoint"}},
 }}
+stubbers = {{}}
 for spec in {calls!r}:
     client_name, operation = spec.split(":")
-    client = getattr(app, client_name)
-    stubber = Stubber(client)
-    stubber.add_response(operation, responses[operation])
-    stubber.activate()
+    if client_name not in stubbers:
+        stubbers[client_name] = Stubber(getattr(app, client_name))
+        stubbers[client_name].activate()
+    stubbers[client_name].add_response(operation, responses[operation])
 class Context:
     function_name = "bench"
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
     aws_request_id = "bench"
 result = app.handler(json.load(open({event!r})), Context())
-assert result["action"] in ("started", "recorded"), result
+assert result.get("action", "requested") in ("started", "recorded") or result.get("requested"), result
 """
 
 
@@ -75,6 +90,36 @@ def package_size(logical_id: str) -> tuple[int, int]:
     return raw, len(buffer.getvalue())
 
 
+def workflow_transitions() -> dict[str, int]:
+    """States entered by each workflow path, from a sandbox run."""
+    sys.path.insert(0, str(ROOT))
+    from sandbox.core import Sandbox
+    from sandbox.world import seed_world
+
+    def transitions(sandbox: Sandbox, execution_arn: str) -> int:
+        history = sandbox.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
+        return sum(1 for event in history["events"] if event["type"].endswith("StateEntered"))
+
+    counts: dict[str, int] = {}
+    with Sandbox() as sandbox:
+        stack = sandbox.deploy_stack("bench")
+        world = seed_world(sandbox, stack)
+        sfn = sandbox.client("stepfunctions")
+        [first] = sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"]
+        counts["deploy: first deployment (creates the endpoint)"] = transitions(sandbox, first["executionArn"])
+        sandbox.client("sagemaker").update_model_package(
+            ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved"
+        )
+        sandbox.settle()
+        latest = sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"][0]
+        counts["deploy: update of the live endpoint"] = transitions(sandbox, latest["executionArn"])
+        for workflow, output in (("rollback", "RollbackStateMachineArn"), ("retrain", "RetrainStateMachineArn")):
+            run = sfn.start_execution(stateMachineArn=stack.outputs[output], name=f"bench-{workflow}", input="{}")
+            sandbox.settle()
+            counts[f"{workflow}: by hand"] = transitions(sandbox, run["executionArn"])
+    return counts
+
+
 def main() -> int:
     env_vars = json.loads((ROOT / "events" / "env.json").read_text())
     base_env = {
@@ -96,6 +141,7 @@ def main() -> int:
         cold = median_seconds([sys.executable, "-c", code], env)
         raw, zipped = package_size(logical_id) if (BUILD / logical_id).exists() else (0, 0)
         rows.append((logical_id, cold, cold / baseline, raw, zipped))
+    counts = workflow_transitions()
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sandbox.demo"], check=True, capture_output=True, cwd=ROOT)
     demo = time.perf_counter() - started
@@ -106,6 +152,10 @@ def main() -> int:
         print(f"{logical_id:<24}{cold * 1000:>10.0f}ms{ratio:>16.2f}{raw / 1024:>10.1f}KB{zipped / 1024:>8.1f}KB")
     print(f"{'import boto3 (baseline)':<24}{baseline * 1000:>10.0f}ms{1:>16.2f}")
     print(f"{'demo wall time':<24}{demo:>11.1f}s")
+    print()
+    print(f"{'workflow path':<52}{'state transitions':>18}")
+    for path, count in counts.items():
+        print(f"{path:<52}{count:>18}")
     return 0
 
 

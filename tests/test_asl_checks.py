@@ -40,7 +40,10 @@ def set_in(state: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]
         (lambda d: d["States"]["CreateModel"].pop("Retry"), "CreateModel has no Retry"),
         (lambda d: d["States"]["CreateModel"].pop("Catch"), "CreateModel has no Catch"),
         (set_in("CreateModel", "Retry", [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}]), "retries States.ALL"),
-        (set_in("WaitForEndpoint", "Seconds", "${EndpointWaitSeconds}"), "Seconds must be a number"),
+        (
+            set_in("UpdateEndpoint", "TimeoutSeconds", "${EndpointUpdateTimeoutSeconds}"),
+            "TimeoutSeconds must be a number",
+        ),
         (set_in("InvalidInput", "Cause", "${NotASubstitution}"), "${NotASubstitution} is not in the template"),
     ],
 )

@@ -6,6 +6,7 @@ import pytest
 
 from mlops.alarms import alarm_role
 from mlops.deployments import deployment_input, execution_name, why_not_deploy
+from mlops.endpoint_changes import judge
 from mlops.events import MalformedEvent, ModelPackageEvent, ModelPackageStateChange, parse_event
 from mlops.settings import Settings
 from tests.conftest import load_event
@@ -81,3 +82,29 @@ def test_a_malformed_event_is_described_field_by_field() -> None:
 def test_a_non_object_event_is_malformed() -> None:
     with pytest.raises(MalformedEvent, match="not a JSON object"):
         parse_event(["not", "an", "event"], ModelPackageEvent)
+
+
+@pytest.mark.parametrize(
+    ("event", "described", "expected"),
+    [
+        (("InService", "v2"), {"EndpointStatus": "InService", "EndpointConfigName": "v2"}, ("succeed", "")),
+        (("InService", "v1"), {"EndpointStatus": "Updating", "EndpointConfigName": "v1"}, ("wait", "")),
+        (("Updating", "v1"), {"EndpointStatus": "Updating", "EndpointConfigName": "v1"}, ("wait", "")),
+        (
+            ("InService", "v1"),
+            {"EndpointStatus": "InService", "EndpointConfigName": "v1", "FailureReason": "capacity"},
+            ("fail", "EndpointUpdateFailed"),
+        ),
+        (
+            ("Failed", "v2"),
+            {"EndpointStatus": "Failed", "EndpointConfigName": "v2", "FailureReason": "image pull"},
+            ("fail", "EndpointFailed"),
+        ),
+    ],
+    ids=["in-service-as-expected", "stale-event", "still-updating", "update-rolled-back", "failed"],
+)
+def test_an_endpoint_event_settles_the_wait_only_when_describe_agrees(
+    event: tuple[str, str], described: dict[str, str], expected: tuple[str, str]
+) -> None:
+    settlement = judge(event[0], event[1], described, expected_config="v2")
+    assert (settlement.outcome, settlement.error) == expected

@@ -10,7 +10,12 @@ import pytest
 from sandbox.template import load_sam_template, sam_resources
 from tests.conftest import EVENTS, SandboxWorld, expected_action
 
-FUNCTIONS = {"approval": "churn-approval", "alarm": "churn-alarm", "pipeline_status": "churn-pipeline-status"}
+FUNCTIONS = {
+    "approval": "churn-approval",
+    "alarm": "churn-alarm",
+    "pipeline_status": "churn-pipeline-status",
+    "endpoint_status": "churn-endpoint-status",
+}
 EVENT_FILES = [(function, path) for function in FUNCTIONS for path in sorted((EVENTS / function).glob("*.json"))]
 
 

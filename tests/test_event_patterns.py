@@ -21,6 +21,7 @@ RULES = {
     "approval": "ApprovalFunctionModelVersionApproved",
     "alarm": "AlarmFunctionProjectAlarmStateChanged",
     "pipeline": "PipelineStatusFunctionPipelineExecutionStatusChanged",
+    "endpoint": "EndpointStatusFunctionEndpointStateChanged",
 }
 
 
@@ -128,6 +129,9 @@ def test_near_misses_do_not_match(patterns: dict[str, EventPattern], rule: str, 
         ("alarm", "alarm/ignored-other-project.json", False),
         ("pipeline", "pipeline_status/failed.json", True),
         ("pipeline", "pipeline_status/ignored-other-pipeline.json", False),
+        ("endpoint", "endpoint_status/in-service.json", True),
+        ("endpoint", "endpoint_status/ignored-other-endpoint.json", False),
+        ("approval", "endpoint_status/in-service.json", False),
     ],
 )
 def test_project_event_files_agree_with_the_rules(

@@ -218,3 +218,27 @@ def test_wait_states_run_on_compressed_time(churn: SandboxWorld) -> None:
     approve(churn, churn.world.pending_version_arn)
     # EndpointWaitSeconds is 30 s per check on AWS; the sandbox compresses it a thousandfold.
     assert time.monotonic() - started < 10
+
+
+def test_a_failed_endpoint_update_leaves_the_live_version_serving(churn: SandboxWorld) -> None:
+    churn.sandbox.state.endpoint_failures[churn.stack.endpoint_name] = "ResourceLimitExceeded: no ml.m5.large capacity"
+
+    approve(churn, churn.world.pending_version_arn)
+
+    [execution] = [e for e in churn.executions() if "approved-v2-" in e["name"]]
+    assert (execution["status"], execution["error"]) == ("FAILED", "DeploymentFailed")
+    assert "no ml.m5.large capacity" in execution["cause"]
+    assert churn.live_model_package() == churn.world.live_version_arn
+    live = next(e for e in churn.ledger(f"ENDPOINT#{churn.stack.endpoint_name}") if e["sk"] == "LIVE")
+    assert live["model_package_arn"] == churn.world.live_version_arn
+
+
+def test_the_workflow_waits_for_the_endpoint_event_instead_of_polling(churn: SandboxWorld) -> None:
+    approve(churn, churn.world.pending_version_arn)
+
+    [execution] = [e for e in churn.executions() if "approved-v2-" in e["name"]]
+    history = churn.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert "UpdateEndpoint" in entered
+    assert not any("Wait" in name for name in entered)
+    assert entered.count("UpdateEndpoint") == 1

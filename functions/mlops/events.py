@@ -69,6 +69,22 @@ class PipelineExecutionEvent(EventBridgeModel):
     detail: PipelineExecutionStatusChange
 
 
+class EndpointStateChange(BaseModel):
+    EndpointName: str = Field(min_length=1)
+    EndpointConfigName: str = Field(min_length=1)
+    EndpointStatus: Literal[
+        "OutOfService", "Creating", "Updating", "SystemUpdating", "RollingBack", "InService", "Deleting", "Failed"
+    ]
+    LastModifiedTime: str = Field(min_length=1)
+    EndpointArn: str | None = None
+
+
+class EndpointEvent(EventBridgeModel):
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
+    detail: EndpointStateChange
+
+
 T = TypeVar("T", bound=BaseModel)
 
 

@@ -50,6 +50,37 @@ class Ledger:
             return False
         return True
 
+    def put(self, pk: str, sk: str, **fields: object) -> None:
+        """Write the entry, replacing what was there."""
+        item = {"pk": {"S": pk}, "sk": {"S": sk}, "recorded_at": {"S": now_iso()}}
+        item.update({name: _attribute(value) for name, value in fields.items() if value is not None})
+        self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def get(self, pk: str, sk: str) -> dict[str, object] | None:
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        ).get("Item")
+        return {name: _plain(value) for name, value in item.items()} if item else None
+
+    def mark_completed(self, pk: str, sk: str, token: str, outcome: str) -> bool:
+        """Mark a waiting entry completed, once: True for the caller that did it."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                UpdateExpression="SET completed_at = :now, outcome = :outcome",
+                ConditionExpression="#token = :token AND attribute_not_exists(completed_at)",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={
+                    ":now": {"S": now_iso()},
+                    ":outcome": {"S": outcome},
+                    ":token": {"S": token},
+                },
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def count_duplicate(self, pk: str, sk: str) -> int:
         """Count one more arrival of an already recorded event; returns the new count."""
         response = self._dynamodb.update_item(
