@@ -31,7 +31,9 @@ def step(number: int, title: str) -> None:
 def live_package(sandbox: Sandbox, stack: Stack) -> tuple[str, str, str]:
     sagemaker = sandbox.client("sagemaker")
     config_name = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)["EndpointConfigName"]
-    variant = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]
+    weights = {v["VariantName"]: v.get("CurrentWeight", 1.0) for v in sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)["ProductionVariants"]}
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    variant = max(variants, key=lambda v: weights.get(v["VariantName"], 0.0))
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
     return config_name, variant["ModelName"], model["Containers"][0]["ModelPackageName"]
 

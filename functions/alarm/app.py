@@ -1,4 +1,4 @@
-"""A project alarm changed state -> record it (canary guards and drift alarms act on it)."""
+"""A project alarm changed state -> record it; a canary guard going to ALARM aborts the running canary."""
 
 import boto3
 
@@ -11,10 +11,11 @@ from mlops.settings import Settings
 
 dynamodb = boto3.client("dynamodb")
 sqs = boto3.client("sqs")
+sfn = boto3.client("stepfunctions")
 
 
 def react(alarm: AlarmEvent, settings: Settings) -> Reaction:
-    return react_to_alarm(alarm.detail, alarm.id, settings, Ledger(dynamodb, settings.ledger_table_name))
+    return react_to_alarm(alarm.detail, alarm.id, settings, Ledger(dynamodb, settings.ledger_table_name), sfn)
 
 
 handler = lambda_handler(AlarmEvent, react, sqs=sqs)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+from .bakes import request_abort
 from .events import AlarmStateChange
 from .ledger import Ledger
 from .reactions import Reaction
@@ -25,7 +26,7 @@ def alarm_role(alarm_name: str, project_name: str) -> AlarmRole | None:
     return "other"
 
 
-def react_to_alarm(change: AlarmStateChange, event_id: str, settings: Settings, ledger: Ledger) -> Reaction:
+def react_to_alarm(change: AlarmStateChange, event_id: str, settings: Settings, ledger: Ledger, sfn: Any) -> Reaction:
     role = alarm_role(change.alarmName, settings.project_name)
     if role is None:
         return Reaction("ignored", f"alarm {change.alarmName} does not belong to project {settings.project_name}")
@@ -42,4 +43,10 @@ def react_to_alarm(change: AlarmStateChange, event_id: str, settings: Settings, 
     )
     if not first:
         return Reaction("duplicate", f"{change.alarmName} -> {change.state.value} already recorded")
+    if role == "canary" and change.state.value == "ALARM":
+        variant = change.alarmName.rsplit("-", 1)[-1]
+        reason = f"alarm {change.alarmName}: {change.state.reason}"
+        execution = request_abort(settings.endpoint_name, variant, reason, ledger, sfn)
+        if execution:
+            return Reaction("aborted", f"canary {execution} on variant {variant} aborted by {change.alarmName}")
     return Reaction("recorded", f"{role} alarm {change.alarmName}: {previous} -> {change.state.value}")

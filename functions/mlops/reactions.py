@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Action = Literal["started", "recorded", "completed", "duplicate", "ignored", "rejected"]
+Action = Literal["started", "recorded", "completed", "aborted", "duplicate", "ignored", "rejected"]
 
 
 @dataclass(frozen=True)

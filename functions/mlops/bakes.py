@@ -1,0 +1,87 @@
+"""Bakes and aborts: the canary waits at each traffic step, and an alarm or a rejection pulls it back.
+
+The running canary is recorded as ENDPOINT#<name> / CANARY (execution, candidate variant). A bake stores
+its task token as ENDPOINT#<name> / BAKE; an abort request is ENDPOINT#<name> / ABORT#<execution name>.
+The workflow checks the abort request at every step boundary, and a bake that is waiting is completed at
+once with {"Abort": reason}, so an alarm between two steps is not lost either.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .ledger import Ledger, now_iso
+
+CANARY_SK = "CANARY"
+BAKE_SK = "BAKE"
+
+
+def abort_sk(execution_name: str) -> str:
+    return f"ABORT#{execution_name}"
+
+
+def guard_alarms(cloudwatch: Any, project: str, variant: str) -> list[str]:
+    """The candidate's guard alarms: <project>-canary-<metric>-<variant>, including the ones users add."""
+    names: list[str] = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{project}-canary-"):
+        names += [a["AlarmName"] for a in page["MetricAlarms"] if a["AlarmName"].endswith(f"-{variant}")]
+    return names
+
+
+def reset_guards(cloudwatch: Any, project: str, variant: str) -> list[str]:
+    """Before traffic shifts to the candidate, its guards start from OK (a stale ALARM would abort at once)."""
+    names = guard_alarms(cloudwatch, project, variant)
+    for name in names:
+        cloudwatch.set_alarm_state(
+            AlarmName=name, StateValue="OK", StateReason=f"reset before shifting traffic to {variant}"
+        )
+    return names
+
+
+def start_bake(
+    endpoint: str, execution_name: str, variant: str, percent: int, token: str, ledger: Ledger, sfn: Any
+) -> str:
+    abort = ledger.get(f"ENDPOINT#{endpoint}", abort_sk(execution_name))
+    ledger.put(
+        f"ENDPOINT#{endpoint}",
+        BAKE_SK,
+        token=token,
+        execution_name=execution_name,
+        candidate_variant=variant,
+        percent=percent,
+        started_at=now_iso(),
+    )
+    if abort:
+        complete_bake(endpoint, execution_name, str(abort["reason"]), ledger, sfn)
+        return "aborted"
+    return "baking"
+
+
+def complete_bake(endpoint: str, execution_name: str, reason: str, ledger: Ledger, sfn: Any) -> bool:
+    """End the waiting bake of this execution with an abort; False when none waits."""
+    bake = ledger.get(f"ENDPOINT#{endpoint}", BAKE_SK)
+    if not bake or bake.get("execution_name") != execution_name or bake.get("completed_at"):
+        return False
+    token = str(bake["token"])
+    if not ledger.mark_completed(f"ENDPOINT#{endpoint}", BAKE_SK, token, "abort"):
+        return False
+    try:
+        sfn.send_task_success(taskToken=token, output=json.dumps({"Abort": reason}))
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
+        return False  # the bake had already ended; the next step boundary sees the abort request
+    return True
+
+
+def request_abort(endpoint: str, variant: str, reason: str, ledger: Ledger, sfn: Any) -> str | None:
+    """Abort the running canary whose candidate is `variant`; returns its execution name, or None."""
+    canary = ledger.get(f"ENDPOINT#{endpoint}", CANARY_SK)
+    lock = ledger.get(f"ENDPOINT#{endpoint}", "LOCK")
+    if not canary or canary.get("candidate_variant") != variant:
+        return None
+    if not lock or lock.get("holder") != canary.get("execution_arn"):
+        return None  # that canary has finished
+    execution_name = str(canary["execution_name"])
+    ledger.record_once(f"ENDPOINT#{endpoint}", abort_sk(execution_name), kind="abort-request", reason=reason)
+    complete_bake(endpoint, execution_name, reason, ledger, sfn)
+    return execution_name

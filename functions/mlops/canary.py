@@ -1,0 +1,158 @@
+"""Planning a deployment: first deployment, already live, or a blue/green canary in traffic steps.
+
+Pure decisions over what SageMaker and the ledger report; `plan_deployment` returns the plan the
+deploy workflow follows (names, variants, weights per step), as plain JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+COLOURS = ("Blue", "Green")
+Kind = Literal["First", "Canary", "AlreadyLive"]
+
+
+class InvalidSteps(ValueError):
+    """The CanarySteps parameter is not an increasing list of percentages ending at 100."""
+
+
+def parse_steps(text: str) -> list[int]:
+    """'10,50,100' -> [10, 50, 100]; strictly increasing, each in 1..100, ending at 100."""
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidSteps(f"CanarySteps {text!r} must be percentages such as 10,50,100") from None
+    if not steps or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
+        raise InvalidSteps(f"CanarySteps {text!r} must increase strictly from 1..100 and end at 100")
+    return steps
+
+
+def candidate_colour(live_variant_name: str | None) -> str:
+    """Blue and Green alternate; anything else live (an adopted endpoint) gets Blue beside it."""
+    return "Green" if live_variant_name == "Blue" else "Blue"
+
+
+@dataclass(frozen=True)
+class LiveVariant:
+    name: str
+    model_name: str
+    instance_type: str
+    instance_count: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    Kind: Kind
+    Reason: str
+    ResourceName: str
+    CandidateVariant: str
+    LiveVariant: str = ""
+    LiveModelPackageArn: str = "none"
+    PreviousConfigName: str = "none"
+    Adopted: bool = False
+    ProductionVariants: list[dict[str, Any]] = field(default_factory=list)
+    FinalVariants: list[dict[str, Any]] = field(default_factory=list)
+    Steps: list[dict[str, Any]] = field(default_factory=list)
+    RollbackWeights: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def live_variant_of(endpoint: dict[str, Any], config: dict[str, Any]) -> LiveVariant:
+    """The variant taking traffic: the heaviest current weight (ties: the config's first)."""
+    weights = {v["VariantName"]: float(v.get("CurrentWeight", 1.0)) for v in endpoint.get("ProductionVariants", [])}
+    variants = config["ProductionVariants"]
+    chosen = max(variants, key=lambda v: (weights.get(v["VariantName"], 0.0), -variants.index(v)))
+    return LiveVariant(
+        name=chosen["VariantName"],
+        model_name=chosen["ModelName"],
+        instance_type=chosen.get("InstanceType", ""),
+        instance_count=int(chosen.get("InitialInstanceCount", 1)),
+    )
+
+
+def _variant(name: str, model: str, instance_type: str, count: int, weight: float) -> dict[str, Any]:
+    return {
+        "VariantName": name,
+        "ModelName": model,
+        "InstanceType": instance_type,
+        "InitialInstanceCount": count,
+        "InitialVariantWeight": weight,
+    }
+
+
+def plan_deployment(
+    *,
+    candidate_arn: str,
+    candidate_version: int,
+    resource_name: str,
+    endpoint: dict[str, Any] | None,
+    config: dict[str, Any] | None,
+    live_package_arn: str | None,
+    steps: list[int],
+    instance_type: str,
+    instance_count: int,
+) -> Plan:
+    """What the deploy workflow does, given the endpoint as it is and the ledger's live version.
+
+    live_package_arn: the ledger's live version or, for an endpoint the ledger does not know yet,
+    the package behind its live variant's model (None when that model was not made from a package).
+    """
+    if endpoint is None or config is None:
+        colour = "Blue"
+        return Plan(
+            Kind="First",
+            Reason=f"no endpoint yet: create it with version {candidate_version} only",
+            ResourceName=resource_name,
+            CandidateVariant=colour,
+            ProductionVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
+            FinalVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
+        )
+    live = live_variant_of(endpoint, config)
+    if live_package_arn == candidate_arn:
+        return Plan(
+            Kind="AlreadyLive",
+            Reason=f"version {candidate_version} already serves the endpoint (variant {live.name})",
+            ResourceName=resource_name,
+            CandidateVariant=live.name,
+            LiveVariant=live.name,
+            LiveModelPackageArn=candidate_arn,
+            PreviousConfigName=endpoint["EndpointConfigName"],
+        )
+    colour = candidate_colour(live.name)
+    first = steps[0] / 100
+    weighted = [
+        {
+            "Percent": percent,
+            "Weights": [
+                {"VariantName": live.name, "DesiredWeight": round(1 - percent / 100, 4)},
+                {"VariantName": colour, "DesiredWeight": round(percent / 100, 4)},
+            ],
+        }
+        for percent in steps
+    ]
+    for index, step in enumerate(weighted):
+        step["Index"] = index
+        step["ShiftNeeded"] = index > 0  # the new config already starts at the first step's weight
+    return Plan(
+        Kind="Canary",
+        Reason=f"canary of version {candidate_version} on variant {colour} beside {live.name}: {steps} %",
+        ResourceName=resource_name,
+        CandidateVariant=colour,
+        LiveVariant=live.name,
+        LiveModelPackageArn=live_package_arn or "unknown",
+        PreviousConfigName=endpoint["EndpointConfigName"],
+        Adopted=False,
+        ProductionVariants=[
+            _variant(live.name, live.model_name, live.instance_type, live.instance_count, round(1 - first, 4)),
+            _variant(colour, resource_name, instance_type, instance_count, round(first, 4)),
+        ],
+        FinalVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
+        Steps=weighted,
+        RollbackWeights=[
+            {"VariantName": live.name, "DesiredWeight": 1.0},
+            {"VariantName": colour, "DesiredWeight": 0.0},
+        ],
+    )
