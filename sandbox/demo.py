@@ -1,9 +1,10 @@
 """`make demo`: the main job on the local sandbox, narrated.
 
-A reviewer approves a model version in the registry; the event reaches the approval function,
-which starts the deploy workflow; the workflow creates the model and endpoint config, updates
-the endpoint and waits for it; the ledger and the notification topic record the outcome.
-Then the same approval arrives again (duplicates are normal on AWS) and a malformed event too.
+1. A reviewer approves version 2: the approval event starts the deploy workflow, which moves traffic
+   to the candidate in steps (10% -> 50% -> 100%), baking at each, and promotes it.
+2. Version 3 is approved and misbehaves: its guard alarm goes to ALARM during the first bake, all
+   traffic goes back to the live variant, the previous configuration returns, version 3 is Rejected.
+3. The same approval arrives twice more (duplicates are normal on AWS), and a malformed event too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from typing import Any
 
 from .core import Sandbox, Stack
-from .world import World, seed_world
+from .world import World, register_version, seed_world
 
 RULE = "-" * 78
 
@@ -28,138 +29,151 @@ def step(number: int, title: str) -> None:
     say(f"[{number}] {title}")
 
 
-def live_package(sandbox: Sandbox, stack: Stack) -> tuple[str, str, str]:
-    sagemaker = sandbox.client("sagemaker")
-    config_name = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)["EndpointConfigName"]
-    weights = {v["VariantName"]: v.get("CurrentWeight", 1.0) for v in sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)["ProductionVariants"]}
-    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
-    variant = max(variants, key=lambda v: weights.get(v["VariantName"], 0.0))
-    model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    return config_name, variant["ModelName"], model["Containers"][0]["ModelPackageName"]
-
-
-def describe_event(event: dict[str, Any]) -> str:
-    detail = event["detail"]
-    if event["detail-type"] == "SageMaker Model Package State Change":
-        what = f"v{detail['ModelPackageVersion']} {detail['ModelApprovalStatus']}"
-    elif event["detail-type"] == "SageMaker Endpoint State Change":
-        what = f"{detail['EndpointName']} {detail['EndpointStatus']} on {detail['EndpointConfigName']}"
-    elif event["detail-type"] == "CloudWatch Alarm State Change":
-        what = f"{detail['alarmName']} {detail['state']['value']}"
-    else:
-        what = ""
-    return f"event  {event['detail-type']}: {what}"
-
-
-def timeline(sandbox: Sandbox, since: float) -> list[str]:
-    """What happened since `since`: service events and function invocations, in order."""
-    entries = [(e["at"], describe_event(e)) for e in sandbox.state.emitted_events if e["at"] >= since]
-    for invocation in sandbox.state.invocations:
-        if invocation.at >= since:
-            result = invocation.result or {}
-            what = f"{result.get('action', 'requested')} - {result.get('reason', result.get('config', ''))}"
-            entries.append((invocation.at, f"lambda {invocation.function_name}: {what}"))
-    return [text for _, text in sorted(entries)]
-
-
 def version_label(package_arn: str) -> str:
     """arn:...:model-package/churn-models/2 -> churn-models/v2"""
     group, version = package_arn.rsplit("/", 2)[-2:]
     return f"{group}/v{version}"
 
 
-def workflow_path(sandbox: Sandbox, execution_arn: str) -> list[str]:
-    history = sandbox.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+def serving(sandbox: Sandbox, stack: Stack) -> str:
+    """Who answers on the endpoint now: variant -> weight -> model package."""
+    sagemaker = sandbox.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    weights = {v["VariantName"]: v.get("CurrentWeight", 1.0) for v in endpoint["ProductionVariants"]}
+    parts = []
+    for variant in config["ProductionVariants"]:
+        model = sagemaker.describe_model(ModelName=variant["ModelName"])
+        package = (model.get("Containers") or [model.get("PrimaryContainer", {})])[0].get("ModelPackageName", "?")
+        parts.append(f"{variant['VariantName']} {weights.get(variant['VariantName'], 0):.0%} {version_label(package)}")
+    return f"{endpoint['EndpointConfigName']}: " + ", ".join(parts)
 
 
-def ledger_entries(sandbox: Sandbox, stack: Stack, pk: str) -> list[dict[str, Any]]:
+def ledger_entries(sandbox: Sandbox, stack: Stack, prefix: str) -> list[dict[str, Any]]:
     items = sandbox.client("dynamodb").query(
         TableName=stack.ledger_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": pk}},
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"ENDPOINT#{stack.endpoint_name}"}, ":prefix": {"S": prefix}},
+        ConsistentRead=True,
     )["Items"]
     return [{key: next(iter(value.values())) for key, value in item.items()} for item in items]
 
 
-def subscribe_reader(sandbox: Sandbox, stack: Stack) -> str:
-    sqs = sandbox.client("sqs")
-    url = sqs.create_queue(QueueName="demo-notification-reader")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sandbox.client("sns").subscribe(TopicArn=stack.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn)
-    return str(url)
+def weights_timeline(sandbox: Sandbox, stack: Stack, execution_name: str, since: float) -> list[str]:
+    """The traffic steps the ledger recorded, and the endpoint changes SageMaker reported."""
+    lines = [
+        f"{e['at'][11:23]}  step: {e['percent']}% of traffic to {e['candidate_variant']}"
+        for e in ledger_entries(sandbox, stack, f"STEP#{execution_name}#")
+    ]
+    for event in sandbox.state.emitted_events:
+        if event["at"] < since:
+            continue
+        detail = event["detail"]
+        if event["detail-type"] == "CloudWatch Alarm State Change" and detail["state"]["value"] == "ALARM":
+            lines.append(f"{detail['state']['timestamp'][11:23]}  alarm: {detail['alarmName']} -> ALARM")
+    return sorted(lines)
+
+
+def approve_and_follow(sandbox: Sandbox, stack: Stack, arn: str) -> dict[str, Any]:
+    say(f"    sagemaker:UpdateModelPackage {version_label(arn)} -> Approved")
+    sandbox.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    return latest_execution(sandbox, stack)
+
+
+def latest_execution(sandbox: Sandbox, stack: Stack) -> dict[str, Any]:
+    sfn = sandbox.client("stepfunctions")
+    for _ in range(500):
+        runs = sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"]
+        if runs and runs[0]["status"] == "RUNNING":
+            return dict(runs[0])
+        time.sleep(0.01)
+    return dict(runs[0])
+
+
+def outcome(sandbox: Sandbox, execution: dict[str, Any]) -> str:
+    described = sandbox.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    if described["status"] == "SUCCEEDED":
+        return f"{described['status']}: {json.loads(described['output'])['Reason']}"
+    return f"{described['status']} ({described.get('error')}): {described.get('cause')}"
+
+
+def wait_for_bake(sandbox: Sandbox, stack: Stack, execution_name: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for bake in ledger_entries(sandbox, stack, "BAKE"):
+            if bake.get("execution_name") == execution_name and not bake.get("completed_at"):
+                return bake
+        time.sleep(0.005)
+    raise TimeoutError("the canary never started baking")
 
 
 def run() -> int:
     started = time.monotonic()
     say(RULE)
-    say("Approval -> all-at-once deploy of a SageMaker model version, on the local sandbox (moto, no AWS account)")
+    say("Approval -> canary deployment -> promotion or rollback, on the local sandbox (moto, no AWS account)")
     say(RULE)
+    # A bake of 600 s on AWS lasts 0.6 s here (time is compressed 1000x), long enough to watch.
     with Sandbox() as sandbox:
         step(1, "Deploy template.yaml into the sandbox (SAM transform offline, then CloudFormation)")
         stack = sandbox.deploy_stack("churn")
-        kinds = {
-            "Lambda functions": [v for k, v in stack.resources.items() if k.endswith("Function")],
-            "State machines": [v.rsplit(":", 1)[-1] for k, v in stack.resources.items() if k.endswith("StateMachine")],
-            "Ledger table": [stack.ledger_table],
-            "Notification topic": [stack.outputs["NotificationTopicArn"].rsplit(":", 1)[-1]],
-        }
-        for kind, names in kinds.items():
-            say(f"    {kind:<19} {', '.join(names)}")
+        functions = [v for k, v in stack.resources.items() if k.endswith("Function")]
+        machines = [v.rsplit(":", 1)[-1] for k, v in stack.resources.items() if k.endswith("StateMachine")]
+        guards = sorted(v for k, v in stack.resources.items() if k.startswith("Guard"))
+        say(f"    functions      {', '.join(functions)}")
+        say(f"    workflows      {', '.join(machines)}")
+        say(f"    guard alarms   {', '.join(guards)}")
 
-        step(2, "Seed the world: a model package group with a live version and a pending one")
+        step(2, "Seed the world: version 1 live (deployed through the real approval path), version 2 pending")
         world: World = seed_world(sandbox, stack)
-        config, model, package = live_package(sandbox, stack)
-        say(f"    {stack.endpoint_name} serves {version_label(package)} (config {config})")
-        say(f"    pending approval: {world.pending_version_arn}")
-        reader = subscribe_reader(sandbox, stack)
-        since = time.monotonic()
+        say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
+        say(f"    pending approval: {version_label(world.pending_version_arn)}")
 
-        step(3, "A reviewer approves version 2 in the model registry")
-        say(f"    sagemaker:UpdateModelPackage {world.pending_version_arn} -> Approved")
-        sandbox.client("sagemaker").update_model_package(
-            ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved"
+        step(3, "A reviewer approves version 2: canary in steps, baked, promoted")
+        since = time.monotonic()
+        execution = approve_and_follow(sandbox, stack, world.pending_version_arn)
+        sandbox.settle()
+        for line in weights_timeline(sandbox, stack, execution["name"], since):
+            say(f"    {line}")
+        say(f"    execution {execution['name']}: {outcome(sandbox, execution)}")
+        say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
+
+        step(4, "Version 3 is approved and misbehaves: its guard alarm fires during the 10% bake")
+        v3 = register_version(sandbox, stack, 3, "PendingManualApproval")
+        sandbox.settle()
+        since = time.monotonic()
+        execution = approve_and_follow(sandbox, stack, v3)
+        bake = wait_for_bake(sandbox, stack, execution["name"])
+        alarm = f"{stack.project}-canary-5xx-{bake['candidate_variant']}"
+        say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
+        say(f"    the candidate answers with 5XX errors: {alarm} -> ALARM")
+        sandbox.client("cloudwatch").set_alarm_state(
+            AlarmName=alarm, StateValue="ALARM", StateReason="Threshold Crossed: 37 5XX errors in 1 minute (> 5)"
         )
         sandbox.settle()
-        for line in timeline(sandbox, since):
+        for line in weights_timeline(sandbox, stack, execution["name"], since):
             say(f"    {line}")
-        approval = next(e for e in sandbox.state.emitted_events if e["at"] >= since and e["source"] == "aws.sagemaker")
-        started_by = next(
-            i for i in sandbox.state.invocations if i.at >= since and i.function_name == f"{stack.project}-approval"
-        )
-        execution_arn = started_by.result["execution_arn"]
+        say(f"    execution {execution['name']}: {outcome(sandbox, execution)}")
+        say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
+        package = sandbox.client("sagemaker").describe_model_package(ModelPackageName=v3)
+        say(f"    registry: {version_label(v3)} {package['ModelApprovalStatus']}: {package.get('ApprovalDescription')}")
 
-        step(4, "The deploy workflow ran (Step Functions; it waited for the endpoint's event, no polling)")
+        step(5, "The ledger records what was decided, when, why and by whom")
+        for entry in sorted(ledger_entries(sandbox, stack, "DEPLOYMENT#"), key=lambda e: e["started_at"]):
+            say(f"    {entry['started_at'][11:23]}  {entry['outcome']:<10} {version_label(entry['model_package_arn'])}")
+        [live] = ledger_entries(sandbox, stack, "LIVE")
+        target = live["previous_endpoint_config_name"]
+        say(f"    LIVE {version_label(live['model_package_arn'])} (rollback target {target})")
+
+        step(6, "The approval of version 2 arrives twice more (SageMaker may repeat events)")
         sfn = sandbox.client("stepfunctions")
-        execution = sfn.describe_execution(executionArn=execution_arn)
-        say(f"    execution {execution['name']}: {execution['status']}")
-        say("    " + " -> ".join(workflow_path(sandbox, execution_arn)))
-        say(f"    output {execution.get('output')}")
-
-        step(5, "The endpoint serves the approved version")
-        config, model, package = live_package(sandbox, stack)
-        say(f"    DescribeEndpoint({stack.endpoint_name}).EndpointConfigName = {config}")
-        say(f"    DescribeEndpointConfig -> variant model {model}")
-        say(f"    DescribeModel({model}) -> {package}")
-        if package != world.pending_version_arn:
-            say("    UNEXPECTED: the endpoint does not serve the approved version")
-            return 1
-
-        step(6, "The ledger records what was decided, when, why and by whom")
-        for entry in ledger_entries(sandbox, stack, f"ENDPOINT#{stack.endpoint_name}"):
-            if entry["sk"] == "LIVE":
-                say(f"    LIVE  {entry['model_package_arn']} (before: {entry['previous_model_package_arn']})")
-            elif entry["sk"].startswith("DEPLOYMENT#"):
-                version = version_label(entry["model_package_arn"])
-                say(f"    {entry['started_at']}  {entry['outcome']:<9} {version}  reason: {entry['reason']}")
-        messages = sandbox.client("sqs").receive_message(QueueUrl=reader, MaxNumberOfMessages=10).get("Messages", [])
-        for message in messages:
-            body = json.loads(message["Body"])
-            say(f"    notification: {body['Subject']}")
-
-        step(7, "The same approval arrives twice more (SageMaker may repeat events)")
         before = len(sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"])
-        since = time.monotonic()
+        approval = next(
+            e
+            for e in sandbox.state.emitted_events
+            if e["detail-type"] == "SageMaker Model Package State Change"
+            and e["detail"]["ModelPackageArn"] == world.pending_version_arn
+            and e["detail"]["ModelApprovalStatus"] == "Approved"
+        )
         for _ in range(2):
             sandbox.client("events").put_events(
                 Entries=[
@@ -171,17 +185,15 @@ def run() -> int:
                 ]
             )
         sandbox.settle()
-        for line in timeline(sandbox, since):
-            say(f"    {line}")
         after = len(sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"])
         say(f"    deploy executions: {before} before, {after} after")
 
-        step(8, "A malformed event starts nothing and is kept with its reason")
+        step(7, "A malformed event starts nothing and is kept with its reason")
         sandbox.client("events").put_events(
             Entries=[
                 {
                     "Source": "aws.sagemaker",
-                    "DetailType": approval["detail-type"],
+                    "DetailType": "SageMaker Model Package State Change",
                     "Detail": json.dumps(
                         {
                             "ModelPackageGroupName": stack.model_package_group,
@@ -193,15 +205,14 @@ def run() -> int:
             ]
         )
         sandbox.settle()
-        rejected = (
+        for message in (
             sandbox.client("sqs").receive_message(QueueUrl=stack.outputs["RejectedEventsQueueUrl"]).get("Messages", [])
-        )
-        for message in rejected:
+        ):
             say(f"    rejected-events queue: {json.loads(message['Body'])['reason']}")
 
     say()
     say(RULE)
-    say(f"Done in {time.monotonic() - started:.1f}s: approval -> deploy -> endpoint -> ledger -> notification.")
+    say(f"Done in {time.monotonic() - started:.1f}s.")
     say(RULE)
     return 0
 
