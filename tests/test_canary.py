@@ -1,0 +1,144 @@
+"""Deploy by canary in the sandbox: steps, promotion, guard alarms, rollback, the endpoint lock."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sandbox.world import register_version
+from tests.conftest import SandboxWorld
+
+
+def ledger_item(churn: SandboxWorld, sk_prefix: str) -> list[dict[str, Any]]:
+    return [e for e in churn.ledger(f"ENDPOINT#{churn.stack.endpoint_name}") if e["sk"].startswith(sk_prefix)]
+
+
+def wait_for_bake(churn: SandboxWorld, percent: int, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        bakes = [b for b in ledger_item(churn, "BAKE") if b.get("percent") == percent and not b.get("completed_at")]
+        if bakes:
+            return bakes[0]
+        time.sleep(0.005)
+    raise AssertionError(f"no bake at {percent}%")
+
+
+def run_of(churn: SandboxWorld, version: int) -> dict[str, Any]:
+    [run] = [e for e in churn.executions() if e["name"].startswith(f"approved-v{version}-")]
+    return run
+
+
+def endpoint_weights(churn: SandboxWorld) -> dict[str, float]:
+    endpoint = churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)
+    return {v["VariantName"]: v["CurrentWeight"] for v in endpoint["ProductionVariants"]}
+
+
+def approve(churn: SandboxWorld, arn: str) -> None:
+    churn.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+
+
+def test_an_approved_version_takes_traffic_in_steps_and_is_promoted(churn: SandboxWorld) -> None:
+    approve(churn, churn.world.pending_version_arn)
+    wait_for_bake(churn, 50)
+    assert endpoint_weights(churn) == {"Blue": 0.5, "Green": 0.5}  # an intermediate share, during the bake
+    churn.sandbox.settle()
+
+    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    steps = sorted(ledger_item(churn, "STEP#"), key=lambda e: e["at"])
+    assert [(s["percent"], s["candidate_variant"]) for s in steps] == [(10, "Green"), (50, "Green"), (100, "Green")]
+    assert churn.live_model_package() == churn.world.pending_version_arn
+    config = churn.client("sagemaker").describe_endpoint_config(
+        EndpointConfigName=churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)[
+            "EndpointConfigName"
+        ]
+    )
+    assert [v["VariantName"] for v in config["ProductionVariants"]] == ["Green"]  # the retired variant is gone
+    [live] = ledger_item(churn, "LIVE")
+    assert (live["variant"], live["previous_model_package_arn"]) == ("Green", churn.world.live_version_arn)
+    assert not ledger_item(churn, "LOCK")[0].get("holder")
+
+
+def test_a_guard_alarm_during_a_bake_rolls_back_and_rejects_the_version(churn: SandboxWorld) -> None:
+    previous_config = churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)[
+        "EndpointConfigName"
+    ]
+    approve(churn, churn.world.pending_version_arn)
+    bake = wait_for_bake(churn, 10)
+
+    churn.client("cloudwatch").set_alarm_state(
+        AlarmName=f"churn-canary-5xx-{bake['candidate_variant']}", StateValue="ALARM", StateReason="42 errors"
+    )
+    churn.sandbox.settle()
+
+    run = run_of(churn, 2)
+    assert (run["status"], run["error"]) == ("FAILED", "RolledBack")
+    assert "churn-canary-5xx-Green" in run["cause"]
+    endpoint = churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)
+    assert endpoint["EndpointConfigName"] == previous_config
+    assert churn.live_model_package() == churn.world.live_version_arn
+    package = churn.client("sagemaker").describe_model_package(ModelPackageName=churn.world.pending_version_arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "churn-canary-5xx-Green: 42 errors" in package["ApprovalDescription"]
+    [record] = [e for e in ledger_item(churn, "DEPLOYMENT#") if e["execution_arn"] == run["executionArn"]]
+    assert record["outcome"] == "RolledBack"
+    assert not ledger_item(churn, "LOCK")[0].get("holder")
+
+
+def test_an_alarm_on_the_live_variant_does_not_abort_the_canary(churn: SandboxWorld) -> None:
+    approve(churn, churn.world.pending_version_arn)
+    bake = wait_for_bake(churn, 10)
+    live_colour = "Blue" if bake["candidate_variant"] == "Green" else "Green"
+
+    churn.client("cloudwatch").set_alarm_state(
+        AlarmName=f"churn-canary-5xx-{live_colour}", StateValue="ALARM", StateReason="x"
+    )
+    churn.sandbox.settle()
+
+    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    assert churn.live_model_package() == churn.world.pending_version_arn
+
+
+def test_the_version_already_live_ends_already_live_and_changes_nothing(churn: SandboxWorld) -> None:
+    sfn = churn.client("stepfunctions")
+    config_before = churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)[
+        "EndpointConfigName"
+    ]
+    run = sfn.start_execution(
+        stateMachineArn=churn.stack.deploy_state_machine_arn,
+        name="redeploy-live",
+        input=json.dumps({"ModelPackageArn": churn.world.live_version_arn}),
+    )
+    churn.sandbox.settle()
+
+    result = sfn.describe_execution(executionArn=run["executionArn"])
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["Status"] == "AlreadyLive"
+    assert (
+        churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)["EndpointConfigName"]
+        == config_before
+    )
+
+
+def test_while_a_canary_runs_the_newest_waiting_version_wins(churn: SandboxWorld) -> None:
+    v3 = register_version(churn.sandbox, churn.stack, 3, "PendingManualApproval")
+    v4 = register_version(churn.sandbox, churn.stack, 4, "PendingManualApproval")
+    approve(churn, churn.world.pending_version_arn)
+    wait_for_bake(churn, 10)
+
+    approve(churn, v3)
+    deadline = time.monotonic() + 10
+    while not (ledger_item(churn, "LOCK") and ledger_item(churn, "LOCK")[0].get("waiter_version") == 3):
+        assert time.monotonic() < deadline, "version 3 never waited"
+        time.sleep(0.005)
+    approve(churn, v4)
+    churn.sandbox.settle()
+
+    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    superseded = run_of(churn, 3)
+    assert (superseded["status"], superseded["error"]) == ("FAILED", "Superseded")
+    assert "version 4 is newer" in superseded["cause"]
+    assert run_of(churn, 4)["status"] == "SUCCEEDED"
+    assert churn.live_model_package() == v4
+    outcomes = {e["model_package_arn"].rsplit("/", 1)[-1]: e["outcome"] for e in ledger_item(churn, "DEPLOYMENT#")}
+    assert outcomes == {"1": "Deployed", "2": "Deployed", "3": "Superseded", "4": "Deployed"}
