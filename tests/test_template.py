@@ -40,7 +40,7 @@ def test_no_sagemaker_mutation_on_every_resource() -> None:
 
 def test_pass_role_only_for_the_execution_role_and_only_to_sagemaker() -> None:
     passing = [(role, s) for role, s in statements(transformed()) if "iam:PassRole" in actions(s)]
-    assert [role for role, _ in passing] == ["DeployStateMachineRole"]
+    assert sorted(role for role, _ in passing) == ["DeployStateMachineRole", "RollbackStateMachineRole"]
     for _, statement in passing:
         assert statement["Resource"] == {"Ref": "SageMakerExecutionRoleArn"}
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}

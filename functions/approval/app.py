@@ -1,8 +1,8 @@
-"""Model version approved in the registry -> start the deploy workflow, once per approval."""
+"""Registry decisions: an approval starts the deploy workflow once; a rejection rolls back or aborts."""
 
 import boto3
 
-from mlops.deployments import react_to_approval
+from mlops.deployments import react_to_approval, react_to_rejection
 from mlops.events import ModelPackageEvent
 from mlops.handling import lambda_handler
 from mlops.ledger import Ledger
@@ -12,10 +12,14 @@ from mlops.settings import Settings
 sfn = boto3.client("stepfunctions")
 dynamodb = boto3.client("dynamodb")
 sqs = boto3.client("sqs")
+sagemaker = boto3.client("sagemaker")
 
 
-def react(approval: ModelPackageEvent, settings: Settings) -> Reaction:
-    return react_to_approval(approval.detail, approval.id, settings, sfn, Ledger(dynamodb, settings.ledger_table_name))
+def react(change: ModelPackageEvent, settings: Settings) -> Reaction:
+    ledger = Ledger(dynamodb, settings.ledger_table_name)
+    if change.detail.ModelApprovalStatus == "Rejected" and change.detail.ModelPackageStatus == "Completed":
+        return react_to_rejection(change.detail, change.id, settings, sfn, sagemaker, ledger)
+    return react_to_approval(change.detail, change.id, settings, sfn, ledger)
 
 
 handler = lambda_handler(ModelPackageEvent, react, sqs=sqs)

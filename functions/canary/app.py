@@ -7,7 +7,7 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 
 from mlops import bakes
-from mlops.canary import parse_steps, plan_deployment
+from mlops.canary import parse_steps, plan_deployment, plan_restore
 from mlops.ledger import Ledger
 from mlops.locks import EndpointLock
 from mlops.settings import Settings
@@ -37,14 +37,34 @@ def live_package(endpoint: dict[str, Any], config: dict[str, Any], ledger: Ledge
     return str(record["model_package_arn"]) if record else None
 
 
-def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+def endpoint_and_config(settings: Settings) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     names = [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains=settings.endpoint_name)["Endpoints"]]
-    endpoint = config = None
-    package = None
-    if settings.endpoint_name in names:
-        endpoint = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
-        config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        package = live_package(endpoint, config, ledger, settings.endpoint_name)
+    if settings.endpoint_name not in names:
+        return None, None
+    endpoint = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
+    return endpoint, sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+
+
+def restore(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    endpoint, config = endpoint_and_config(settings)
+    target = event.get("ModelPackageArn")
+    target = None if target in (None, "none") else str(target)
+    status = sagemaker.describe_model_package(ModelPackageName=target)["ModelApprovalStatus"] if target else None
+    return plan_restore(
+        live=ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE"),
+        endpoint=endpoint,
+        config=config,
+        target_arn=target,
+        target_status=status,
+        resource_name=event["ResourceName"],
+        instance_type=os.environ["INSTANCE_TYPE"],
+        instance_count=int(os.environ["INSTANCE_COUNT"]),
+    )
+
+
+def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    endpoint, config = endpoint_and_config(settings)
+    package = live_package(endpoint, config, ledger, settings.endpoint_name) if endpoint and config else None
     result = plan_deployment(
         candidate_arn=event["ModelPackageArn"],
         candidate_version=int(event["Version"]),
@@ -79,6 +99,8 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         result = {"Lock": lock.release(event["ExecutionArn"]).outcome}
     elif action == "plan":
         result = plan(event, settings, ledger)
+    elif action == "plan-restore":
+        result = restore(event, settings, ledger)
     elif action == "reset-guards":
         result = {"Reset": bakes.reset_guards(cloudwatch, settings.project_name, event["CandidateVariant"])}
     elif action == "start-bake":

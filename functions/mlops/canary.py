@@ -156,3 +156,56 @@ def plan_deployment(
             {"VariantName": colour, "DesiredWeight": 0.0},
         ],
     )
+
+
+def plan_restore(
+    *,
+    live: dict[str, Any] | None,
+    endpoint: dict[str, Any] | None,
+    config: dict[str, Any] | None,
+    target_arn: str | None,
+    target_status: str | None,
+    resource_name: str,
+    instance_type: str,
+    instance_count: int,
+) -> dict[str, Any]:
+    """What a rollback restores: the ledger's previous live version, or the approved version asked for."""
+    current = endpoint["EndpointConfigName"] if endpoint else "none"
+    live_arn = str(live["model_package_arn"]) if live else "unknown"
+    base: dict[str, Any] = {"FromConfigName": current, "FromModelPackageArn": live_arn, "ProductionVariants": []}
+    if endpoint is None or config is None:
+        return {**base, "Kind": "NoPreviousVersion", "Reason": "the endpoint does not exist: nothing to roll back"}
+    if target_arn is None:
+        previous = str(live.get("previous_endpoint_config_name", "none")) if live else "none"
+        if previous == "none":
+            return {
+                **base,
+                "Kind": "NoPreviousVersion",
+                "Reason": "the ledger records no previous version: nothing was changed",
+            }
+        return {
+            **base,
+            "Kind": "Previous",
+            "Reason": f"restore the previous configuration {previous}",
+            "ConfigName": previous,
+            "ModelPackageArn": str(live.get("previous_model_package_arn", "unknown")) if live else "unknown",
+            "Variant": "previous",
+        }
+    if target_status != "Approved":
+        return {
+            **base,
+            "Kind": "NotApproved",
+            "Reason": f"{target_arn} is {target_status}, not Approved: nothing was changed",
+        }
+    if target_arn == live_arn:
+        return {**base, "Kind": "AlreadyLive", "Reason": f"{target_arn} already serves the endpoint"}
+    colour = candidate_colour(live_variant_of(endpoint, config).name)
+    return {
+        **base,
+        "Kind": "Version",
+        "Reason": f"restore {target_arn} on variant {colour}",
+        "ConfigName": resource_name,
+        "ModelPackageArn": target_arn,
+        "Variant": colour,
+        "ProductionVariants": [_variant(colour, resource_name, instance_type, instance_count, 1.0)],
+    }

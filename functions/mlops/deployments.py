@@ -1,4 +1,9 @@
-"""Approval -> deployment: one approved model version starts one deploy workflow execution."""
+"""Registry decisions -> workflows.
+
+An approval starts one deploy execution per approval state change. A rejection of the live version
+starts a rollback; a rejection of the candidate of a running canary aborts it; a rejection this system
+made itself (its approval description starts with "[<project> automation]") does nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from .bakes import request_abort
 from .events import ModelPackageStateChange
 from .ledger import Ledger
 from .reactions import Reaction
@@ -34,6 +40,47 @@ def why_not_deploy(change: ModelPackageStateChange, settings: Settings) -> str |
     if change.ModelApprovalStatus != "Approved":
         return f"version {change.ModelPackageVersion} is {change.ModelApprovalStatus}, not Approved"
     return None
+
+
+def automation_marker(project: str) -> str:
+    """How this system signs the rejections it makes (the approval description's first words)."""
+    return f"[{project} automation]"
+
+
+def rollback_name(change: ModelPackageStateChange) -> str:
+    digest = hashlib.sha256(f"{change.ModelPackageArn}|{change.LastModifiedTime}".encode()).hexdigest()[:16]
+    return f"rejected-v{change.ModelPackageVersion}-{digest}"
+
+
+def react_to_rejection(
+    change: ModelPackageStateChange, event_id: str, settings: Settings, sfn: Any, sagemaker: Any, ledger: Ledger
+) -> Reaction:
+    version = change.ModelPackageVersion
+    if change.ModelPackageGroupName != settings.model_package_group_name:
+        return Reaction("ignored", f"model package group {change.ModelPackageGroupName} is not this project's")
+    endpoint = f"ENDPOINT#{settings.endpoint_name}"
+    live = ledger.get(endpoint, "LIVE")
+    canary = ledger.get(endpoint, "CANARY")
+    is_live = bool(live and live.get("model_package_arn") == change.ModelPackageArn)
+    is_candidate = bool(canary and canary.get("model_package_arn") == change.ModelPackageArn)
+    if not (is_live or is_candidate):
+        return Reaction("ignored", f"version {version} is neither live nor in a running canary")
+    described = sagemaker.describe_model_package(ModelPackageName=change.ModelPackageArn)
+    description = str(described.get("ApprovalDescription") or "")
+    if description.startswith(automation_marker(settings.project_name)):
+        return Reaction("ignored", f"version {version} was rejected by this automation itself")
+    reason = f"version {version} rejected in the model registry: {description or 'no description'}"
+    if is_live:
+        payload = {"EndpointName": settings.endpoint_name, "Reason": reason, "RequestedBy": "model registry rejection"}
+        execution_arn, started = start_once(sfn, settings.rollback_state_machine_arn, rollback_name(change), payload)
+        return Reaction(
+            "started" if started else "duplicate", f"rolling back the live version {version}", execution_arn
+        )
+    assert canary is not None
+    aborted = request_abort(settings.endpoint_name, str(canary["candidate_variant"]), reason, ledger, sfn)
+    if aborted:
+        return Reaction("aborted", f"canary {aborted} of version {version} aborted: {reason}")
+    return Reaction("ignored", f"version {version} is neither live nor in a running canary")
 
 
 def deployment_input(change: ModelPackageStateChange) -> dict[str, str]:

@@ -26,6 +26,7 @@ class Settings:
     ledger_table_name: str
     rejected_events_queue_url: str
     deploy_state_machine_arn: str = ""
+    rollback_state_machine_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,4 +38,5 @@ class Settings:
             ledger_table_name=_require("LEDGER_TABLE_NAME"),
             rejected_events_queue_url=_require("REJECTED_EVENTS_QUEUE_URL"),
             deploy_state_machine_arn=os.environ.get("DEPLOY_STATE_MACHINE_ARN", ""),
+            rollback_state_machine_arn=os.environ.get("ROLLBACK_STATE_MACHINE_ARN", ""),
         )
