@@ -17,14 +17,15 @@ import pytest
 
 from tests.conftest import ROOT
 
-PENDING = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/2"
+VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/{}"
+PENDING = VERSION.format(2)
 DEPLOY = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-deploy"
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    env = {**os.environ, "SANDBOX_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SANDBOX_PORT": "0", "SANDBOX_BAKE_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox.server"],
         cwd=ROOT,
@@ -96,7 +97,27 @@ def test_events_that_are_not_ours_start_nothing(server_url: str, tmp_path: Path)
     assert len(deploy_runs(server_url)) == before
 
 
-def test_approving_through_the_aws_api_deploys_the_version(server_url: str) -> None:
+def weights(url: str) -> dict[str, float]:
+    endpoint = aws(url, "sagemaker", "describe-endpoint", "--endpoint-name", "churn-endpoint")
+    return {v["VariantName"]: v["CurrentWeight"] for v in endpoint["ProductionVariants"]}
+
+
+def serving(url: str) -> str:
+    """DescribeEndpoint -> its EndpointConfig -> the variant taking traffic -> DescribeModel -> the package."""
+    endpoint = aws(url, "sagemaker", "describe-endpoint", "--endpoint-name", "churn-endpoint")
+    config = aws(url, "sagemaker", "describe-endpoint-config", "--endpoint-config-name", endpoint["EndpointConfigName"])
+    current = {v["VariantName"]: v["CurrentWeight"] for v in endpoint["ProductionVariants"]}
+    variant = max(config["ProductionVariants"], key=lambda v: current.get(v["VariantName"], 0))
+    model = aws(url, "sagemaker", "describe-model", "--model-name", variant["ModelName"])
+    return str(model["Containers"][0]["ModelPackageName"])
+
+
+def deploy_run(url: str, version: int) -> dict[str, str]:
+    runs = [run for run in deploy_runs(url) if run["name"].startswith(f"approved-v{version}-")]
+    return runs[0] if runs else {}
+
+
+def test_approving_through_the_aws_api_deploys_the_version_by_canary(server_url: str) -> None:
     aws(
         server_url,
         "sagemaker",
@@ -107,17 +128,90 @@ def test_approving_through_the_aws_api_deploys_the_version(server_url: str) -> N
         "Approved",
     )
 
-    def deployed() -> bool:
-        runs = [run for run in deploy_runs(server_url) if run["name"].startswith("approved-v2-")]
-        return bool(runs) and runs[0]["status"] == "SUCCEEDED"
+    partial = wait_for(lambda: (w := weights(server_url)).get("Green", 0) in (0.1, 0.5) and w)
+    assert partial["Blue"] == round(1 - partial["Green"], 4)  # the candidate holds an intermediate share
+    wait_for(lambda: deploy_run(server_url, 2).get("status") == "SUCCEEDED", timeout=60)
+    assert serving(server_url) == PENDING
 
-    wait_for(deployed)
-    config_name = aws(server_url, "sagemaker", "describe-endpoint", "--endpoint-name", "churn-endpoint")[
-        "EndpointConfigName"
-    ]
-    config = aws(server_url, "sagemaker", "describe-endpoint-config", "--endpoint-config-name", config_name)
-    model = aws(server_url, "sagemaker", "describe-model", "--model-name", config["ProductionVariants"][0]["ModelName"])
-    assert model["Containers"][0]["ModelPackageName"] == PENDING
+
+def test_a_guard_alarm_during_a_bake_puts_traffic_back_on_the_live_variant(server_url: str) -> None:
+    aws(
+        server_url,
+        "sagemaker",
+        "update-model-package",
+        "--model-package-arn",
+        VERSION.format(3),
+        "--model-approval-status",
+        "Approved",
+    )
+    wait_for(lambda: weights(server_url).get("Blue") == 0.1)
+
+    started = time.monotonic()
+    aws(
+        server_url,
+        "cloudwatch",
+        "set-alarm-state",
+        "--alarm-name",
+        "churn-canary-5xx-Blue",
+        "--state-value",
+        "ALARM",
+        "--state-reason",
+        "5XX errors",
+    )
+    wait_for(lambda: weights(server_url).get("Blue", 0.0) == 0.0)
+    assert time.monotonic() - started < 10  # within seconds
+
+    wait_for(lambda: deploy_run(server_url, 3).get("status") == "FAILED", timeout=30)
+    described = aws(
+        server_url, "stepfunctions", "describe-execution", "--execution-arn", deploy_run(server_url, 3)["executionArn"]
+    )
+    assert described["error"] == "RolledBack"
+    package = aws(server_url, "sagemaker", "describe-model-package", "--model-package-name", VERSION.format(3))
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "churn-canary-5xx-Blue" in package["ApprovalDescription"]
+    assert serving(server_url) == PENDING
+
+
+def test_the_manual_rollback_input_restores_the_previous_version(server_url: str) -> None:
+    rollback = DEPLOY.replace("deploy", "rollback")
+    started = aws(
+        server_url,
+        "stepfunctions",
+        "start-execution",
+        "--state-machine-arn",
+        rollback,
+        "--input",
+        "file://events/statemachines/rollback.json",
+    )
+    status = wait_for(
+        lambda: (
+            (
+                s := aws(server_url, "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"])[
+                    "status"
+                ]
+            )
+            != "RUNNING"
+            and s
+        )
+    )
+    assert status == "SUCCEEDED"
+    assert serving(server_url) == VERSION.format(1)
+
+
+def test_rejecting_the_live_version_rolls_back(server_url: str) -> None:
+    aws(
+        server_url,
+        "sagemaker",
+        "update-model-package",
+        "--model-package-arn",
+        VERSION.format(1),
+        "--model-approval-status",
+        "Rejected",
+        "--approval-description",
+        "data leak",
+    )
+
+    wait_for(lambda: serving(server_url) == PENDING, timeout=30)
 
 
 def test_a_workflow_starts_by_hand_with_an_input_from_events(server_url: str) -> None:
