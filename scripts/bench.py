@@ -33,6 +33,7 @@ FUNCTIONS = {
         "endpoint_status/in-service.json",
         ["dynamodb:put_item", "dynamodb:get_item"],
     ),
+    "CanaryFunction": ("canary.app", "canary/release-lock.json", ["dynamodb:get_item"]),
     "EndpointUpdateFunction": (
         "endpoint_update.app",
         "endpoint_update/update.json",
@@ -66,7 +67,7 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
     aws_request_id = "bench"
 result = app.handler(json.load(open({event!r})), Context())
-assert result.get("action", "requested") in ("started", "recorded") or result.get("requested"), result
+assert result.get("action") in ("started", "recorded") or result.get("requested") or result.get("Lock"), result
 """
 
 
@@ -90,34 +91,70 @@ def package_size(logical_id: str) -> tuple[int, int]:
     return raw, len(buffer.getvalue())
 
 
-def workflow_transitions() -> dict[str, int]:
-    """States entered by each workflow path, from a sandbox run."""
+def workflow_transitions() -> tuple[dict[str, int], dict[str, float]]:
+    """States entered by each workflow path, and the alarm-to-rollback figures, from a sandbox run."""
     sys.path.insert(0, str(ROOT))
     from sandbox.core import Sandbox
-    from sandbox.world import seed_world
+    from sandbox.world import register_version, seed_world
 
-    def transitions(sandbox: Sandbox, execution_arn: str) -> int:
+    def entered(sandbox: Sandbox, execution_arn: str) -> list[dict]:
         history = sandbox.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
-        return sum(1 for event in history["events"] if event["type"].endswith("StateEntered"))
+        return [event for event in history["events"] if event["type"].endswith("StateEntered")]
+
+    def latest(sandbox: Sandbox, machine: str) -> str:
+        return sandbox.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"][0]["executionArn"]
 
     counts: dict[str, int] = {}
+    alarm: dict[str, float] = {}
     with Sandbox() as sandbox:
         stack = sandbox.deploy_stack("bench")
         world = seed_world(sandbox, stack)
-        sfn = sandbox.client("stepfunctions")
-        [first] = sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"]
-        counts["deploy: first deployment (creates the endpoint)"] = transitions(sandbox, first["executionArn"])
-        sandbox.client("sagemaker").update_model_package(
-            ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved"
-        )
+        sagemaker, sfn = sandbox.client("sagemaker"), sandbox.client("stepfunctions")
+        deploy = stack.deploy_state_machine_arn
+        counts["deploy: first deployment (creates the endpoint)"] = len(entered(sandbox, latest(sandbox, deploy)))
+        sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
         sandbox.settle()
-        latest = sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"][0]
-        counts["deploy: update of the live endpoint"] = transitions(sandbox, latest["executionArn"])
+        counts["deploy: 3-step canary, promoted"] = len(entered(sandbox, latest(sandbox, deploy)))
+
+        v3 = register_version(sandbox, stack, 3, "PendingManualApproval")
+        sandbox.settle()
+        sagemaker.update_model_package(ModelPackageArn=v3, ModelApprovalStatus="Approved")
+        dynamodb = sandbox.client("dynamodb")
+        key = {"pk": {"S": f"ENDPOINT#{stack.endpoint_name}"}, "sk": {"S": "BAKE"}}
+
+        def baking(execution_name: str) -> bool:
+            item = dynamodb.get_item(TableName=stack.ledger_table, Key=key, ConsistentRead=True).get("Item", {})
+            return item.get("execution_name", {}).get("S") == execution_name
+
+        while not (runs := sfn.list_executions(stateMachineArn=deploy)["executions"])[0]["name"].startswith(
+            "approved-v3"
+        ):
+            time.sleep(0.002)
+        while not baking(runs[0]["name"]):
+            time.sleep(0.002)
+        variant = dynamodb.get_item(TableName=stack.ledger_table, Key=key)["Item"]["candidate_variant"]["S"]
+        started = time.perf_counter()
+        sandbox.client("cloudwatch").set_alarm_state(
+            AlarmName=f"bench-canary-5xx-{variant}", StateValue="ALARM", StateReason="bench"
+        )
+        while True:
+            endpoint = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)
+            weights = {v["VariantName"]: v.get("CurrentWeight", 1.0) for v in endpoint["ProductionVariants"]}
+            if endpoint["EndpointStatus"] == "InService" and weights.get(variant, 0.0) == 0.0:
+                break
+            time.sleep(0.001)
+        alarm["seconds"] = time.perf_counter() - started
+        sandbox.settle()
+        states = entered(sandbox, latest(sandbox, deploy))
+        counts["deploy: canary rolled back by a guard alarm"] = len(states)
+        names = [s["stateEnteredEventDetails"]["name"] for s in states]
+        alarm["transitions"] = names.index("RollBackTraffic") - names.index("Bake") + 1
+
         for workflow, output in (("rollback", "RollbackStateMachineArn"), ("retrain", "RetrainStateMachineArn")):
             run = sfn.start_execution(stateMachineArn=stack.outputs[output], name=f"bench-{workflow}", input="{}")
             sandbox.settle()
-            counts[f"{workflow}: by hand"] = transitions(sandbox, run["executionArn"])
-    return counts
+            counts[f"{workflow}: by hand"] = len(entered(sandbox, run["executionArn"]))
+    return counts, alarm
 
 
 def main() -> int:
@@ -141,7 +178,7 @@ def main() -> int:
         cold = median_seconds([sys.executable, "-c", code], env)
         raw, zipped = package_size(logical_id) if (BUILD / logical_id).exists() else (0, 0)
         rows.append((logical_id, cold, cold / baseline, raw, zipped))
-    counts = workflow_transitions()
+    counts, alarm = workflow_transitions()
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sandbox.demo"], check=True, capture_output=True, cwd=ROOT)
     demo = time.perf_counter() - started
@@ -156,6 +193,12 @@ def main() -> int:
     print(f"{'workflow path':<52}{'state transitions':>18}")
     for path, count in counts.items():
         print(f"{path:<52}{count:>18}")
+    print()
+    print(
+        f"guard alarm -> all traffic on the live variant: {alarm['seconds'] * 1000:.0f} ms in the sandbox "
+        f"(endpoint transitions compressed 1000x), {alarm['transitions']:.0f} state transitions "
+        "(Bake -> RollBackTraffic)"
+    )
     return 0
 
 

@@ -1,5 +1,8 @@
 """Registry decisions: an approval starts the deploy workflow once; a rejection rolls back or aborts."""
 
+from functools import cache
+from typing import Any
+
 import boto3
 
 from mlops.deployments import react_to_approval, react_to_rejection
@@ -12,13 +15,18 @@ from mlops.settings import Settings
 sfn = boto3.client("stepfunctions")
 dynamodb = boto3.client("dynamodb")
 sqs = boto3.client("sqs")
-sagemaker = boto3.client("sagemaker")
+
+
+@cache
+def sagemaker() -> Any:
+    """Only rejections need SageMaker: its client (a large service model) loads on first use."""
+    return boto3.client("sagemaker")
 
 
 def react(change: ModelPackageEvent, settings: Settings) -> Reaction:
     ledger = Ledger(dynamodb, settings.ledger_table_name)
     if change.detail.ModelApprovalStatus == "Rejected" and change.detail.ModelPackageStatus == "Completed":
-        return react_to_rejection(change.detail, change.id, settings, sfn, sagemaker, ledger)
+        return react_to_rejection(change.detail, change.id, settings, sfn, sagemaker(), ledger)
     return react_to_approval(change.detail, change.id, settings, sfn, ledger)
 
 
