@@ -73,8 +73,21 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
+def seeded(sandbox: Sandbox, **parameters: str) -> SandboxWorld:
+    stack = sandbox.deploy_stack("churn", **parameters)
+    return SandboxWorld(sandbox, stack, seed_world(sandbox, stack))
+
+
 @pytest.fixture
 def churn(sandbox: Sandbox) -> SandboxWorld:
-    """The churn project deployed and seeded: v1 live on churn-endpoint, v2 pending approval."""
-    stack = sandbox.deploy_stack("churn")
-    return SandboxWorld(sandbox, stack, seed_world(sandbox, stack))
+    """The churn project deployed and seeded: v1 live on churn-endpoint, v2 pending approval.
+
+    Bakes and the retention last a minute of AWS time (60 ms here), so that canaries finish quickly.
+    """
+    return seeded(sandbox, BakeSeconds="60", RetentionSeconds="60")
+
+
+@pytest.fixture
+def watched_churn(sandbox: Sandbox) -> SandboxWorld:
+    """The same world with bakes of 1500 s (1.5 s here): long enough for a test to act during one."""
+    return seeded(sandbox, BakeSeconds="1500", RetentionSeconds="60")

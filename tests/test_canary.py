@@ -38,7 +38,8 @@ def approve(churn: SandboxWorld, arn: str) -> None:
     churn.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
 
 
-def test_an_approved_version_takes_traffic_in_steps_and_is_promoted(churn: SandboxWorld) -> None:
+def test_an_approved_version_takes_traffic_in_steps_and_is_promoted(watched_churn: SandboxWorld) -> None:
+    churn = watched_churn
     approve(churn, churn.world.pending_version_arn)
     wait_for_bake(churn, 50)
     assert endpoint_weights(churn) == {"Blue": 0.5, "Green": 0.5}  # an intermediate share, during the bake
@@ -59,7 +60,8 @@ def test_an_approved_version_takes_traffic_in_steps_and_is_promoted(churn: Sandb
     assert not ledger_item(churn, "LOCK")[0].get("holder")
 
 
-def test_a_guard_alarm_during_a_bake_rolls_back_and_rejects_the_version(churn: SandboxWorld) -> None:
+def test_a_guard_alarm_during_a_bake_rolls_back_and_rejects_the_version(watched_churn: SandboxWorld) -> None:
+    churn = watched_churn
     previous_config = churn.client("sagemaker").describe_endpoint(EndpointName=churn.stack.endpoint_name)[
         "EndpointConfigName"
     ]
@@ -85,7 +87,8 @@ def test_a_guard_alarm_during_a_bake_rolls_back_and_rejects_the_version(churn: S
     assert not ledger_item(churn, "LOCK")[0].get("holder")
 
 
-def test_an_alarm_on_the_live_variant_does_not_abort_the_canary(churn: SandboxWorld) -> None:
+def test_an_alarm_on_the_live_variant_does_not_abort_the_canary(watched_churn: SandboxWorld) -> None:
+    churn = watched_churn
     approve(churn, churn.world.pending_version_arn)
     bake = wait_for_bake(churn, 10)
     live_colour = "Blue" if bake["candidate_variant"] == "Green" else "Green"
@@ -120,7 +123,8 @@ def test_the_version_already_live_ends_already_live_and_changes_nothing(churn: S
     )
 
 
-def test_while_a_canary_runs_the_newest_waiting_version_wins(churn: SandboxWorld) -> None:
+def test_while_a_canary_runs_the_newest_waiting_version_wins(watched_churn: SandboxWorld) -> None:
+    churn = watched_churn
     v3 = register_version(churn.sandbox, churn.stack, 3, "PendingManualApproval")
     v4 = register_version(churn.sandbox, churn.stack, 4, "PendingManualApproval")
     approve(churn, churn.world.pending_version_arn)

@@ -44,7 +44,8 @@ def test_rejecting_the_live_version_rolls_back_to_the_previous_one(churn: Sandbo
     assert "biased against new customers" in record["reason"]
 
 
-def test_rejecting_the_candidate_of_a_running_canary_aborts_it(churn: SandboxWorld) -> None:
+def test_rejecting_the_candidate_of_a_running_canary_aborts_it(watched_churn: SandboxWorld) -> None:
+    churn = watched_churn
     approve(churn, churn.world.pending_version_arn)
     wait_for_bake(churn, 10)
 
@@ -58,7 +59,8 @@ def test_rejecting_the_candidate_of_a_running_canary_aborts_it(churn: SandboxWor
     assert rollbacks(churn) == []  # the canary rolled itself back; nothing else started
 
 
-def test_a_rejection_made_by_the_automation_itself_does_nothing(churn: SandboxWorld) -> None:
+def test_a_rejection_made_by_the_automation_itself_does_nothing(watched_churn: SandboxWorld) -> None:
+    churn = watched_churn
     approve(churn, churn.world.pending_version_arn)
     bake = wait_for_bake(churn, 10)
     churn.client("cloudwatch").set_alarm_state(
