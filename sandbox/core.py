@@ -76,6 +76,7 @@ class Sandbox:
         self.time_scale = time_scale
         self.state = patches.STATE
         self._mock: Any = None
+        self._traffic: list[patches.Traffic] = []
         self._sam_template = load_sam_template()
 
     # -------------------------------------------------------------- lifecycle
@@ -97,18 +98,31 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        for traffic in self._traffic:
+            traffic.stop()
+        self._traffic.clear()
         self.settle(timeout=10, strict=False)
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
         self.state.invocations.clear()
         self.state.emitted_events.clear()
+        self.state.behaviours.clear()
 
     def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -------------------------------------------------------------- traffic and model behaviour
+    def behave(self, model_package_arn: str, *, error_rate: float = 0.0, latency_ms: float = 20.0) -> None:
+        """Make a model version answer with this error rate and latency wherever it serves."""
+        self.state.behaviours[model_package_arn] = patches.Behaviour(error_rate, latency_ms)
+
+    def start_traffic(self, endpoint_name: str, per_minute: int = 600) -> None:
+        """Requests reach the endpoint from now on; each variant's metrics feed the alarms."""
+        self._traffic.append(patches.Traffic(ACCOUNT_ID, REGION, endpoint_name, per_minute).start())
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)

@@ -32,6 +32,7 @@ import io
 import json
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -55,9 +56,12 @@ from moto.awslambda import utils as lambda_utils  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.core.exceptions import JsonRESTError  # noqa: E402
 from moto.events import models as events_models  # noqa: E402
 from moto.sagemaker import models as sagemaker_models  # noqa: E402
 from moto.sagemaker import responses as sagemaker_responses  # noqa: E402
+from moto.sagemakerruntime import models as sagemakerruntime_models  # noqa: E402
+from moto.sagemakerruntime import responses as sagemakerruntime_responses  # noqa: E402
 from moto.stepfunctions import models as sfn_models  # noqa: E402
 from moto.stepfunctions import responses as sfn_responses  # noqa: E402
 from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
@@ -83,6 +87,17 @@ class Invocation:
     at: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class Behaviour:
+    """How a model version answers in the sandbox."""
+
+    error_rate: float = 0.0
+    latency_ms: float = 20.0
+
+
+HEALTHY = Behaviour()
+
+
 @dataclass
 class SandboxState:
     """What the patched services need to know about the running sandbox."""
@@ -91,6 +106,7 @@ class SandboxState:
     function_code: dict[str, Path] = field(default_factory=dict)
     function_dead_letters: dict[str, str] = field(default_factory=dict)
     endpoint_failures: dict[str, str] = field(default_factory=dict)  # endpoint -> reason its next change fails
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)  # model package ARN -> how it answers
     invocations: list[Invocation] = field(default_factory=list)
     emitted_events: list[dict[str, Any]] = field(default_factory=list)
     endpoint_transition_seconds: float = 60.0
@@ -518,6 +534,130 @@ def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacitie
     return str(arn)
 
 
+# ------------------------------------------------------------------ 8. endpoints answer and are measured
+def _serving_variants(account: str, region: str, endpoint_name: str) -> list[tuple[str, float, str]]:
+    """(variant, current weight, model package ARN or '') for each variant of the endpoint."""
+    backend = sagemaker_models.sagemaker_backends[account][region]
+    endpoint = backend.endpoints.get(endpoint_name)
+    if endpoint is None:
+        raise sagemaker_models.ValidationError(message=f"Endpoint {endpoint_name} not found.")
+    config = backend.endpoint_configs[endpoint.endpoint_config_name]
+    models = {v["VariantName"]: v["ModelName"] for v in config.production_variants}
+    variants = []
+    for variant in endpoint.production_variants:
+        model = backend._models.get(models.get(variant["VariantName"], ""))
+        containers = (model.containers or [model.primary_container or {}]) if model else [{}]
+        package = (containers[0] or {}).get("ModelPackageName", "")
+        variants.append((variant["VariantName"], float(variant.get("CurrentWeight", 1.0)), package))
+    return variants
+
+
+def _invoke_endpoint(self: Any, endpoint_name: str, unique_repr: bytes) -> tuple[str, str, str, str]:
+    variants = [v for v in _serving_variants(self.account_id, self.region_name, endpoint_name) if v[1] > 0]
+    if not variants:
+        raise sagemaker_models.ValidationError(message=f"Endpoint {endpoint_name} has no variant taking traffic.")
+    name, _, package = random.choices(variants, weights=[v[1] for v in variants])[0]
+    behaviour = STATE.behaviours.get(package, HEALTHY)
+    if random.random() < behaviour.error_rate:
+        raise JsonRESTError("ModelError", f"Received server error (500) from variant {name}")
+    return json.dumps({"variant": name, "model_package": package}), "application/json", name, ""
+
+
+def _invoke_endpoint_response(self: Any) -> Any:
+    """moto reads the endpoint name from the body; the REST API carries it in the path."""
+    endpoint_name = self.path.split("/")[2]
+    body, content_type, variant, _ = self.sagemakerruntime_backend.invoke_endpoint(endpoint_name, b"")
+    return 200, {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant}, body
+
+
+def _datapoints(variant: str, weight: float, behaviour: Behaviour, per_minute: int) -> dict[str, float]:
+    requests = round(per_minute * weight)
+    return {
+        "Invocations": requests,
+        "Invocation5XXErrors": round(requests * behaviour.error_rate),
+        "ModelLatency": behaviour.latency_ms * 1000.0,
+    }
+
+
+def publish_minute(account: str, region: str, endpoint_name: str, per_minute: int) -> None:
+    """One (compressed) minute of traffic: each variant's AWS/SageMaker metrics, then alarm evaluation."""
+    cloudwatch = cloudwatch_models.cloudwatch_backends[account][region]
+    now = datetime.now(UTC)
+    for variant, weight, package in _serving_variants(account, region, endpoint_name):
+        if weight <= 0:
+            continue
+        values = _datapoints(variant, weight, STATE.behaviours.get(package, HEALTHY), per_minute)
+        dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
+        cloudwatch.put_metric_data(
+            "AWS/SageMaker",
+            [
+                {"MetricName": name, "Value": value, "Dimensions": dimensions, "Timestamp": now}
+                for name, value in values.items()
+            ],
+        )
+    evaluate_alarms(cloudwatch)
+
+
+_COMPARE = {
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+
+
+def evaluate_alarms(cloudwatch: Any) -> None:
+    """Metric alarms over their last period (compressed), as CloudWatch would: state changes emit events."""
+    horizon = datetime.now(UTC).timestamp()
+    for alarm in list(cloudwatch.alarms.values()):
+        if not alarm.metric_name or alarm.comparison_operator not in _COMPARE:
+            continue
+        window = float(alarm.period) * int(alarm.evaluation_periods) * STATE.time_scale
+        wanted = {(d.name, d.value) for d in alarm.dimensions}
+        values = [
+            datum.value
+            for datum in cloudwatch.metric_data
+            if datum.namespace == alarm.namespace
+            and datum.name == alarm.metric_name
+            and hasattr(datum, "value")
+            and {(d.name, d.value) for d in datum.dimensions} == wanted
+            and horizon - datum.timestamp.timestamp() <= window
+        ]
+        if not values:
+            continue  # missing data: notBreaching, the state stays
+        statistics: dict[str, Callable[[list[float]], float]] = {"Sum": sum, "Maximum": max, "Minimum": min}
+        statistic = statistics.get(alarm.statistic, lambda v: sum(v) / len(v))
+        breaching = _COMPARE[alarm.comparison_operator](statistic(values), float(alarm.threshold))
+        state = "ALARM" if breaching else "OK"
+        if alarm.state_value != state:
+            reason = (
+                f"Threshold Crossed: {alarm.statistic} {statistic(values):g} vs threshold {float(alarm.threshold):g}"
+            )
+            cloudwatch.set_alarm_state(alarm.name, reason, None, state)
+
+
+class Traffic:
+    """Requests reaching an endpoint, as per-minute metrics on the compressed clock, until stopped."""
+
+    def __init__(self, account: str, region: str, endpoint_name: str, per_minute: int) -> None:
+        self._args = (account, region, endpoint_name, per_minute)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(60 * STATE.time_scale):
+            with contextlib.suppress(Exception):  # an endpoint being replaced answers nothing for a moment
+                publish_minute(*self._args)
+
+    def start(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 # ------------------------------------------------------------------ 5. state machines from CloudFormation
 def _substitute(definition: str, substitutions: dict[str, Any]) -> str:
     for key, value in substitutions.items():
@@ -660,6 +800,8 @@ def install() -> SandboxState:
     sagemaker_models.SageMakerModelBackend.update_model_package = _update_model_package
     sagemaker_models.SageMakerModelBackend.create_model_package = _create_model_package
     sagemaker_models.SageMakerModelBackend.update_endpoint = _update_endpoint_backend
+    sagemakerruntime_models.SageMakerRuntimeBackend.invoke_endpoint = _invoke_endpoint
+    sagemakerruntime_responses.SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint_response
     sagemaker_models.SageMakerModelBackend.create_endpoint = _create_endpoint
     sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response

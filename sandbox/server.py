@@ -6,6 +6,8 @@ the deploy workflow here. Port: SANDBOX_PORT (default 4599; 0 picks a free one).
 
 Time runs 1000x faster than on AWS, except each canary bake, which lasts SANDBOX_BAKE_SECONDS real
 seconds (default 5) so that a person can watch the weights move and set a guard alarm meanwhile.
+Requests reach the endpoint (SANDBOX_TRAFFIC_PER_MINUTE, default 600) and feed the guard alarms; the
+versions listed in SANDBOX_FAULTY_VERSIONS (e.g. "3") answer half of them with 5XX errors.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def main() -> int:
     world = seed_world(sandbox, stack)
     another = register_version(sandbox, stack, 3, "PendingManualApproval")
     sandbox.settle()
+    faulty = [v.strip() for v in os.environ.get("SANDBOX_FAULTY_VERSIONS", "").split(",") if v.strip()]
+    for version in faulty:
+        sandbox.behave(f"{world.live_version_arn.rsplit('/', 1)[0]}/{version}", error_rate=0.5)
+    sandbox.start_traffic(stack.endpoint_name, per_minute=int(os.environ.get("SANDBOX_TRAFFIC_PER_MINUTE", "600")))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
@@ -48,6 +54,8 @@ Live on {stack.endpoint_name}: {world.live_version_arn}
 Pending approval:      {world.pending_version_arn}
                        {another}
 Each canary step bakes {bake_seconds:g} s (SANDBOX_BAKE_SECONDS); everything else runs 1000x faster than on AWS.
+Requests flow to the endpoint and feed the guard alarms.
+Faulty versions (SANDBOX_FAULTY_VERSIONS): {", ".join(faulty) or "none"}
 
 Approve the pending version (the approval event starts the deploy workflow):
   {aws} sagemaker update-model-package --model-package-arn {world.pending_version_arn} --model-approval-status Approved

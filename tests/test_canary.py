@@ -146,3 +146,35 @@ def test_while_a_canary_runs_the_newest_waiting_version_wins(watched_churn: Sand
     assert churn.live_model_package() == v4
     outcomes = {e["model_package_arn"].rsplit("/", 1)[-1]: e["outcome"] for e in ledger_item(churn, "DEPLOYMENT#")}
     assert outcomes == {"1": "Deployed", "2": "Deployed", "3": "Superseded", "4": "Deployed"}
+
+
+def test_a_misbehaving_candidate_trips_its_guard_alarm_and_is_rolled_back(churn: SandboxWorld) -> None:
+    churn.sandbox.behave(churn.world.pending_version_arn, error_rate=0.5)
+    churn.sandbox.start_traffic(churn.stack.endpoint_name, per_minute=600)
+
+    approve(churn, churn.world.pending_version_arn)
+    churn.sandbox.settle()
+
+    run = run_of(churn, 2)
+    assert (run["status"], run["error"]) == ("FAILED", "RolledBack")
+    assert "churn-canary-5xx-Green" in run["cause"]
+    assert churn.live_model_package() == churn.world.live_version_arn
+    answers = {
+        json.loads(
+            churn.client("sagemaker-runtime")
+            .invoke_endpoint(EndpointName=churn.stack.endpoint_name, Body=b"1,2")["Body"]
+            .read()
+        )["model_package"]
+        for _ in range(20)
+    }
+    assert answers == {churn.world.live_version_arn}  # InvokeEndpoint is answered by the live version only
+
+
+def test_healthy_traffic_keeps_the_guards_quiet_and_the_canary_is_promoted(churn: SandboxWorld) -> None:
+    churn.sandbox.start_traffic(churn.stack.endpoint_name, per_minute=600)
+
+    approve(churn, churn.world.pending_version_arn)
+    churn.sandbox.settle()
+
+    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    assert churn.live_model_package() == churn.world.pending_version_arn
