@@ -582,7 +582,7 @@ def _datapoints(variant: str, weight: float, behaviour: Behaviour, per_minute: i
 def publish_minute(account: str, region: str, endpoint_name: str, per_minute: int) -> None:
     """One (compressed) minute of traffic: each variant's AWS/SageMaker metrics, then alarm evaluation."""
     cloudwatch = cloudwatch_models.cloudwatch_backends[account][region]
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps metric timestamps as naive UTC
     for variant, weight, package in _serving_variants(account, region, endpoint_name):
         if weight <= 0:
             continue
@@ -609,6 +609,10 @@ _COMPARE = {
 def evaluate_alarms(cloudwatch: Any) -> None:
     """Metric alarms over their last period (compressed), as CloudWatch would: state changes emit events."""
     horizon = datetime.now(UTC).timestamp()
+
+    def age(moment: datetime) -> float:
+        return horizon - (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
     for alarm in list(cloudwatch.alarms.values()):
         if not alarm.metric_name or alarm.comparison_operator not in _COMPARE:
             continue
@@ -621,7 +625,7 @@ def evaluate_alarms(cloudwatch: Any) -> None:
             and datum.name == alarm.metric_name
             and hasattr(datum, "value")
             and {(d.name, d.value) for d in datum.dimensions} == wanted
-            and horizon - datum.timestamp.timestamp() <= window
+            and age(datum.timestamp) <= window
         ]
         if not values:
             continue  # missing data: notBreaching, the state stays

@@ -82,12 +82,13 @@ def seeded(sandbox: Sandbox, **parameters: str) -> SandboxWorld:
 def churn(sandbox: Sandbox) -> SandboxWorld:
     """The churn project deployed and seeded: v1 live on churn-endpoint, v2 pending approval.
 
-    Bakes and the retention last a minute of AWS time (60 ms here), so that canaries finish quickly.
+    Bakes and the retention last a minute of AWS time (60 ms here), so that canaries finish quickly;
+    without traffic, the analysis needs no minimum of candidate invocations.
     """
-    return seeded(sandbox, BakeSeconds="60", RetentionSeconds="60")
+    return seeded(sandbox, BakeSeconds="60", RetentionSeconds="60", MinCandidateInvocations="0")
 
 
 @pytest.fixture
 def watched_churn(sandbox: Sandbox) -> SandboxWorld:
     """The same world with bakes of 1500 s (1.5 s here): long enough for a test to act during one."""
-    return seeded(sandbox, BakeSeconds="1500", RetentionSeconds="60")
+    return seeded(sandbox, BakeSeconds="1500", RetentionSeconds="60", MinCandidateInvocations="0")

@@ -1,12 +1,14 @@
 """The deploy workflow's own steps that need code: lock, plan, guard reset and bake."""
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
 from mlops import bakes
+from mlops.analysis import Thresholds, analyse_bake
 from mlops.canary import parse_steps, plan_deployment, plan_restore
 from mlops.ledger import Ledger
 from mlops.locks import EndpointLock
@@ -101,6 +103,28 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         result = plan(event, settings, ledger)
     elif action == "plan-restore":
         result = restore(event, settings, ledger)
+    elif action == "analyse":
+        bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
+        started = (
+            datetime.fromisoformat(str(bake.get("started_at", "")).replace("Z", "+00:00"))
+            if bake
+            else datetime.now(UTC)
+        )
+        thresholds = Thresholds(
+            min_invocations=int(os.environ.get("MIN_CANDIDATE_INVOCATIONS", "100")),
+            error_rate_margin=float(os.environ.get("ERROR_RATE_MARGIN", "0.01")),
+            latency_factor=float(os.environ.get("LATENCY_FACTOR", "1.5")),
+        )
+        result = analyse_bake(
+            cloudwatch,
+            settings.endpoint_name,
+            event["CandidateVariant"],
+            event["LiveVariant"],
+            started,
+            int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120")),
+            thresholds,
+            datetime.now(UTC),
+        )
     elif action == "reset-guards":
         result = {"Reset": bakes.reset_guards(cloudwatch, settings.project_name, event["CandidateVariant"])}
     elif action == "start-bake":
