@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.world import register_version
@@ -15,11 +16,14 @@ def ledger_item(churn: SandboxWorld, sk_prefix: str) -> list[dict[str, Any]]:
 
 
 def wait_for_bake(churn: SandboxWorld, percent: int, timeout: float = 30) -> dict[str, Any]:
+    """The bake at `percent`, caught within 0.3 s of its start (so most of it is still ahead)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        bakes = [b for b in ledger_item(churn, "BAKE") if b.get("percent") == percent and not b.get("completed_at")]
-        if bakes:
-            return bakes[0]
+        for bake in ledger_item(churn, "BAKE"):
+            started = datetime.fromisoformat(str(bake["started_at"]).replace("Z", "+00:00"))
+            fresh = (datetime.now(UTC) - started).total_seconds() < 0.3
+            if bake.get("percent") == percent and not bake.get("completed_at") and fresh:
+                return bake
         time.sleep(0.005)
     raise AssertionError(f"no bake at {percent}%")
 
