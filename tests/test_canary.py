@@ -49,7 +49,7 @@ def test_an_approved_version_takes_traffic_in_steps_and_is_promoted(watched_chur
     assert endpoint_weights(churn) == {"Blue": 0.5, "Green": 0.5}  # an intermediate share, during the bake
     churn.sandbox.settle()
 
-    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    assert run_of(churn, 2)["status"] == "SUCCEEDED", run_of(churn, 2).get("cause")
     steps = sorted(ledger_item(churn, "STEP#"), key=lambda e: e["at"])
     assert [(s["percent"], s["candidate_variant"]) for s in steps] == [(10, "Green"), (50, "Green"), (100, "Green")]
     assert churn.live_model_package() == churn.world.pending_version_arn
@@ -102,7 +102,7 @@ def test_an_alarm_on_the_live_variant_does_not_abort_the_canary(watched_churn: S
     )
     churn.sandbox.settle()
 
-    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    assert run_of(churn, 2)["status"] == "SUCCEEDED", run_of(churn, 2).get("cause")
     assert churn.live_model_package() == churn.world.pending_version_arn
 
 
@@ -142,7 +142,7 @@ def test_while_a_canary_runs_the_newest_waiting_version_wins(watched_churn: Sand
     approve(churn, v4)
     churn.sandbox.settle()
 
-    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    assert run_of(churn, 2)["status"] == "SUCCEEDED", run_of(churn, 2).get("cause")
     superseded = run_of(churn, 3)
     assert (superseded["status"], superseded["error"]) == ("FAILED", "Superseded")
     assert "version 4 is newer" in superseded["cause"]
@@ -180,5 +180,39 @@ def test_healthy_traffic_keeps_the_guards_quiet_and_the_canary_is_promoted(churn
     approve(churn, churn.world.pending_version_arn)
     churn.sandbox.settle()
 
-    assert run_of(churn, 2)["status"] == "SUCCEEDED"
+    assert run_of(churn, 2)["status"] == "SUCCEEDED", run_of(churn, 2).get("cause")
     assert churn.live_model_package() == churn.world.pending_version_arn
+
+
+def test_the_candidate_inherits_the_live_variants_autoscaling_and_the_retired_variant_loses_it(
+    churn: SandboxWorld,
+) -> None:
+    autoscaling = churn.client("application-autoscaling")
+    blue = f"endpoint/{churn.stack.endpoint_name}/variant/Blue"
+    dimension = "sagemaker:variant:DesiredInstanceCount"
+    autoscaling.register_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId=blue, ScalableDimension=dimension, MinCapacity=2, MaxCapacity=8
+    )
+    autoscaling.put_scaling_policy(
+        PolicyName="invocations-per-instance",
+        ServiceNamespace="sagemaker",
+        ResourceId=blue,
+        ScalableDimension=dimension,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+    )
+
+    approve(churn, churn.world.pending_version_arn)
+    churn.sandbox.settle()
+
+    assert run_of(churn, 2)["status"] == "SUCCEEDED", run_of(churn, 2).get("cause")
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"].rsplit("/", 1)[-1], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        ("Green", 2, 8)
+    ]
+    [policy] = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert (policy["ResourceId"].rsplit("/", 1)[-1], policy["PolicyName"]) == ("Green", "invocations-per-instance")
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 70.0

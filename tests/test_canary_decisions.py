@@ -72,7 +72,7 @@ def test_the_live_version_is_already_live() -> None:
     assert plan(candidate_arn=V1).Kind == "AlreadyLive"
 
 
-def test_a_canary_keeps_the_live_variant_and_starts_the_candidate_at_the_first_step() -> None:
+def test_a_canary_keeps_the_live_variant_and_adds_the_candidate_without_traffic() -> None:
     canary = plan()
     assert canary.Kind == "Canary"
     assert (canary.LiveVariant, canary.CandidateVariant, canary.PreviousConfigName) == ("Blue", "Green", "churn-v1-x")
@@ -83,15 +83,14 @@ def test_a_canary_keeps_the_live_variant_and_starts_the_candidate_at_the_first_s
         live["InstanceType"],
         live["InitialInstanceCount"],
         live["InitialVariantWeight"],
-    ) == ("Blue", "model-Blue", "ml.m5.large", 2, 0.9)
+    ) == ("Blue", "model-Blue", "ml.m5.large", 2, 1.0)
     assert (
         candidate["VariantName"],
         candidate["ModelName"],
         candidate["InitialInstanceCount"],
         candidate["InitialVariantWeight"],
-    ) == ("Green", "churn-v2-abc", 3, 0.1)
+    ) == ("Green", "churn-v2-abc", 3, 0.0)
     assert [[w["DesiredWeight"] for w in s["Weights"]] for s in canary.Steps] == [[0.9, 0.1], [0.5, 0.5], [0.0, 1.0]]
-    assert [s["ShiftNeeded"] for s in canary.Steps] == [False, True, True]
     assert canary.RollbackWeights == [
         {"VariantName": "Blue", "DesiredWeight": 1.0},
         {"VariantName": "Green", "DesiredWeight": 0.0},

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
-from mlops import bakes
+from mlops import bakes, scaling
 from mlops.analysis import Thresholds, analyse_bake
 from mlops.canary import parse_steps, plan_deployment, plan_restore
 from mlops.ledger import Ledger
@@ -20,6 +20,7 @@ sagemaker = boto3.client("sagemaker")
 dynamodb = boto3.client("dynamodb")
 sfn = boto3.client("stepfunctions")
 cloudwatch = boto3.client("cloudwatch")
+autoscaling = boto3.client("application-autoscaling")
 
 
 class UnknownAction(ValueError):
@@ -125,6 +126,14 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
             thresholds,
             datetime.now(UTC),
         )
+    elif action == "copy-scaling":
+        result = {
+            "Scaling": scaling.copy_scaling(
+                autoscaling, settings.endpoint_name, event["LiveVariant"], event["CandidateVariant"]
+            )
+        }
+    elif action == "retire-scaling":
+        result = {"Scaling": scaling.retire_scaling(autoscaling, settings.endpoint_name, event["Variant"])}
     elif action == "reset-guards":
         result = {"Reset": bakes.reset_guards(cloudwatch, settings.project_name, event["CandidateVariant"])}
     elif action == "start-bake":

@@ -122,7 +122,6 @@ def plan_deployment(
             PreviousConfigName=endpoint["EndpointConfigName"],
         )
     colour = candidate_colour(live.name)
-    first = steps[0] / 100
     weighted = [
         {
             "Percent": percent,
@@ -135,7 +134,6 @@ def plan_deployment(
     ]
     for index, step in enumerate(weighted):
         step["Index"] = index
-        step["ShiftNeeded"] = index > 0  # the new config already starts at the first step's weight
     return Plan(
         Kind="Canary",
         Reason=f"canary of version {candidate_version} on variant {colour} beside {live.name}: {steps} %",
@@ -145,9 +143,10 @@ def plan_deployment(
         LiveModelPackageArn=live_package_arn or "unknown",
         PreviousConfigName=endpoint["EndpointConfigName"],
         Adopted=False,
+        # The candidate joins at weight 0: it gets the live variant's autoscaling before it takes traffic.
         ProductionVariants=[
-            _variant(live.name, live.model_name, live.instance_type, live.instance_count, round(1 - first, 4)),
-            _variant(colour, resource_name, instance_type, instance_count, round(first, 4)),
+            _variant(live.name, live.model_name, live.instance_type, live.instance_count, 1.0),
+            _variant(colour, resource_name, instance_type, instance_count, 0.0),
         ],
         FinalVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
         Steps=weighted,
