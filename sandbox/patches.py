@@ -480,6 +480,18 @@ def _transition(backend: Any, endpoint: Any, status: str, finish: Callable[[], s
     _in_background(complete)
 
 
+_original_process_variants = sagemaker_models.FakeEndpoint._process_production_variants
+
+
+def _process_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """moto drops a variant weight of 0 (falsy); SageMaker keeps it: a variant can join without traffic."""
+    processed = _original_process_variants(self, production_variants)
+    for given, variant in zip(production_variants, processed, strict=True):
+        if "InitialVariantWeight" in given:
+            variant["CurrentWeight"] = variant["DesiredWeight"] = float(given["InitialVariantWeight"])
+    return processed
+
+
 def _require_in_service(endpoint: Any) -> None:
     if endpoint.endpoint_status != "InService":
         raise sagemaker_models.ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
@@ -807,6 +819,7 @@ def install() -> SandboxState:
     sagemakerruntime_models.SageMakerRuntimeBackend.invoke_endpoint = _invoke_endpoint
     sagemakerruntime_responses.SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint_response
     sagemaker_models.SageMakerModelBackend.create_endpoint = _create_endpoint
+    sagemaker_models.FakeEndpoint._process_production_variants = _process_production_variants
     sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state

@@ -109,12 +109,15 @@ def workflow_transitions() -> tuple[dict[str, int], dict[str, float]]:
     with Sandbox() as sandbox:
         stack = sandbox.deploy_stack("bench")
         world = seed_world(sandbox, stack)
+        sandbox.start_traffic(stack.endpoint_name, per_minute=600)  # the analysis needs candidate invocations
         sagemaker, sfn = sandbox.client("sagemaker"), sandbox.client("stepfunctions")
         deploy = stack.deploy_state_machine_arn
         counts["deploy: first deployment (creates the endpoint)"] = len(entered(sandbox, latest(sandbox, deploy)))
         sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
         sandbox.settle()
-        counts["deploy: 3-step canary, promoted"] = len(entered(sandbox, latest(sandbox, deploy)))
+        promoted = latest(sandbox, deploy)
+        assert sfn.describe_execution(executionArn=promoted)["status"] == "SUCCEEDED", "the canary was not promoted"
+        counts["deploy: 3-step canary, promoted"] = len(entered(sandbox, promoted))
 
         v3 = register_version(sandbox, stack, 3, "PendingManualApproval")
         sandbox.settle()
