@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.core import Sandbox
 from sandbox.world import register_version
 from tests.conftest import SandboxWorld
 
@@ -216,3 +217,40 @@ def test_the_candidate_inherits_the_live_variants_autoscaling_and_the_retired_va
     [policy] = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     assert (policy["ResourceId"].rsplit("/", 1)[-1], policy["PolicyName"]) == ("Green", "invocations-per-instance")
     assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 70.0
+
+
+def test_an_endpoint_the_ledger_does_not_know_is_adopted(sandbox: Sandbox) -> None:
+    stack = sandbox.deploy_stack("churn", BakeSeconds="60", RetentionSeconds="60", MinCandidateInvocations="0")
+    sagemaker = sandbox.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=stack.model_package_group)
+    hand_made = register_version(sandbox, stack, 1, "PendingManualApproval")  # deployed by hand, not by this stack
+    sagemaker.create_model(
+        ModelName="hand-made",
+        ExecutionRoleArn=stack.parameters["SageMakerExecutionRoleArn"],
+        Containers=[{"ModelPackageName": hand_made}],
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "hand-made",
+        "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1,
+    }
+    sagemaker.create_endpoint_config(EndpointConfigName="hand-made", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName=stack.endpoint_name, EndpointConfigName="hand-made")
+    sandbox.settle()
+
+    candidate = register_version(sandbox, stack, 2, "Approved")
+    sandbox.settle()
+
+    [run] = sandbox.client("stepfunctions").list_executions(stateMachineArn=stack.deploy_state_machine_arn)[
+        "executions"
+    ]
+    assert run["status"] == "SUCCEEDED"
+    dynamodb = sandbox.client("dynamodb")
+    live = dynamodb.get_item(
+        TableName=stack.ledger_table, Key={"pk": {"S": f"ENDPOINT#{stack.endpoint_name}"}, "sk": {"S": "LIVE"}}
+    )["Item"]
+    assert live["model_package_arn"]["S"] == candidate
+    assert live["variant"]["S"] == "Blue"  # beside the adopted AllTraffic variant
+    assert live["previous_model_package_arn"]["S"] == hand_made  # what the endpoint served became the live version
+    assert live["previous_endpoint_config_name"]["S"] == "hand-made"
