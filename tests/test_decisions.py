@@ -108,3 +108,13 @@ def test_an_endpoint_event_settles_the_wait_only_when_describe_agrees(
 ) -> None:
     settlement = judge(event[0], event[1], described, expected_config="v2")
     assert (settlement.outcome, settlement.error) == expected
+
+
+def test_the_approver_is_the_last_modifier_of_the_version() -> None:
+    from mlops.deployments import approver
+
+    by_studio_user = {"LastModifiedBy": {"UserProfileName": "jane", "DomainId": "d-1"}}
+    by_iam = {"LastModifiedBy": {"IamIdentity": {"Arn": "arn:aws:sts::123456789012:assumed-role/reviewer/jane"}}}
+    assert approver(by_studio_user) == "jane"
+    assert approver(by_iam) == "arn:aws:sts::123456789012:assumed-role/reviewer/jane"
+    assert approver({}) == "unknown"

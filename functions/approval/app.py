@@ -19,7 +19,7 @@ sqs = boto3.client("sqs")
 
 @cache
 def sagemaker() -> Any:
-    """Only rejections need SageMaker: its client (a large service model) loads on first use."""
+    """Loaded on first use, not at import: the SageMaker client's service model is large."""
     return boto3.client("sagemaker")
 
 
@@ -27,7 +27,7 @@ def react(change: ModelPackageEvent, settings: Settings) -> Reaction:
     ledger = Ledger(dynamodb, settings.ledger_table_name)
     if change.detail.ModelApprovalStatus == "Rejected" and change.detail.ModelPackageStatus == "Completed":
         return react_to_rejection(change.detail, change.id, settings, sfn, sagemaker(), ledger)
-    return react_to_approval(change.detail, change.id, settings, sfn, ledger)
+    return react_to_approval(change.detail, change.id, settings, sfn, ledger, sagemaker())
 
 
 handler = lambda_handler(ModelPackageEvent, react, sqs=sqs)

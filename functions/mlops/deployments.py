@@ -83,12 +83,20 @@ def react_to_rejection(
     return Reaction("ignored", f"version {version} is neither live nor in a running canary")
 
 
-def deployment_input(change: ModelPackageStateChange) -> dict[str, str]:
+def approver(described: dict[str, Any]) -> str:
+    """Who last changed the version (its approval): LastModifiedBy of DescribeModelPackage."""
+    by = described.get("LastModifiedBy") or {}
+    identity = by.get("IamIdentity") or {}
+    return str(by.get("UserProfileName") or identity.get("Arn") or identity.get("PrincipalId") or "unknown")
+
+
+def deployment_input(change: ModelPackageStateChange, approved_by: str = "unknown") -> dict[str, str]:
     """The deploy workflow's input; identical for duplicates so that StartExecution stays idempotent."""
     return {
         "ModelPackageArn": change.ModelPackageArn,
         "Reason": f"version {change.ModelPackageVersion} approved in the model registry at {change.LastModifiedTime}",
         "RequestedBy": "model registry approval",
+        "ApprovedBy": approved_by,
     }
 
 
@@ -106,13 +114,14 @@ def start_once(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, s
 
 
 def react_to_approval(
-    change: ModelPackageStateChange, event_id: str, settings: Settings, sfn: Any, ledger: Ledger
+    change: ModelPackageStateChange, event_id: str, settings: Settings, sfn: Any, ledger: Ledger, sagemaker: Any
 ) -> Reaction:
     reason = why_not_deploy(change, settings)
     if reason:
         return Reaction("ignored", reason)
     name = execution_name(change)
-    execution_arn, _ = start_once(sfn, settings.deploy_state_machine_arn, name, deployment_input(change))
+    approved_by = approver(sagemaker.describe_model_package(ModelPackageName=change.ModelPackageArn))
+    execution_arn, _ = start_once(sfn, settings.deploy_state_machine_arn, name, deployment_input(change, approved_by))
     pk, sk = f"APPROVAL#{change.ModelPackageArn}", f"CHANGE#{change.LastModifiedTime}"
     first = ledger.record_once(
         pk,
