@@ -254,3 +254,35 @@ def test_an_endpoint_the_ledger_does_not_know_is_adopted(sandbox: Sandbox) -> No
     assert live["variant"]["S"] == "Blue"  # beside the adopted AllTraffic variant
     assert live["previous_model_package_arn"]["S"] == hand_made  # what the endpoint served became the live version
     assert live["previous_endpoint_config_name"]["S"] == "hand-made"
+
+
+def test_old_models_and_configs_are_deleted_beyond_the_kept_ones(sandbox: Sandbox) -> None:
+    from tests.conftest import seeded
+
+    churn = seeded(
+        sandbox, BakeSeconds="60", RetentionSeconds="60", MinCandidateInvocations="0", KeepEndpointConfigs="2"
+    )
+    sagemaker = churn.client("sagemaker")
+    first_config = sagemaker.describe_endpoint(EndpointName=churn.stack.endpoint_name)["EndpointConfigName"]
+    approve(churn, churn.world.pending_version_arn)
+    churn.sandbox.settle()
+    for version in (3, 4):
+        approve(churn, register_version(churn.sandbox, churn.stack, version, "PendingManualApproval"))
+        churn.sandbox.settle()
+
+    configs = {c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]}
+    models = {m["ModelName"] for m in sagemaker.list_models(MaxResults=100)["Models"]}
+    [live] = ledger_item(churn, "LIVE")
+    assert first_config not in configs
+    assert {
+        live["endpoint_config_name"],
+        live["previous_endpoint_config_name"],
+    } <= configs  # serving, and the rollback target
+    assert len(configs) <= 3
+    in_use = {
+        v["ModelName"]
+        for name in configs
+        for v in sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+    }
+    assert models == in_use
+    assert churn.live_model_package().endswith("/4")

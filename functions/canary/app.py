@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
-from mlops import bakes, scaling
+from mlops import bakes, pruning, scaling
 from mlops.analysis import Thresholds, analyse_bake
 from mlops.canary import parse_steps, plan_deployment, plan_restore
 from mlops.ledger import Ledger
@@ -134,6 +134,16 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         }
     elif action == "retire-scaling":
         result = {"Scaling": scaling.retire_scaling(autoscaling, settings.endpoint_name, event["Variant"])}
+    elif action == "prune":
+        endpoint, _ = endpoint_and_config(settings)
+        live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE") or {}
+        in_use = {
+            str(endpoint["EndpointConfigName"]) if endpoint else "",
+            str(live.get("previous_endpoint_config_name", "")),
+        }
+        result = pruning.prune(
+            sagemaker, settings.project_name, int(os.environ.get("KEEP_ENDPOINT_CONFIGS", "5")), in_use - {""}
+        )
     elif action == "reset-guards":
         result = {"Reset": bakes.reset_guards(cloudwatch, settings.project_name, event["CandidateVariant"])}
     elif action == "start-bake":
