@@ -172,29 +172,24 @@ def test_a_guard_alarm_during_a_bake_puts_traffic_back_on_the_live_variant(serve
     assert serving(server_url) == PENDING
 
 
-def test_the_manual_rollback_input_restores_the_previous_version(server_url: str) -> None:
-    rollback = DEPLOY.replace("deploy", "rollback")
+def start_by_hand(url: str, workflow: str, input_file: str) -> str:
+    """Start a workflow with an input from events/ and wait for its end; its final status."""
+    arn = DEPLOY.replace("deploy", workflow)
     started = aws(
-        server_url,
-        "stepfunctions",
-        "start-execution",
-        "--state-machine-arn",
-        rollback,
-        "--input",
-        "file://events/statemachines/rollback.json",
+        url, "stepfunctions", "start-execution", "--state-machine-arn", arn, "--input", f"file://{input_file}"
     )
-    status = wait_for(
-        lambda: (
-            (
-                s := aws(server_url, "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"])[
-                    "status"
-                ]
-            )
-            != "RUNNING"
-            and s
+
+    def finished() -> str | None:
+        status = str(
+            aws(url, "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"])["status"]
         )
-    )
-    assert status == "SUCCEEDED"
+        return None if status == "RUNNING" else status
+
+    return str(wait_for(finished))
+
+
+def test_the_manual_rollback_input_restores_the_previous_version(server_url: str) -> None:
+    assert start_by_hand(server_url, "rollback", "events/statemachines/rollback.json") == "SUCCEEDED"
     assert serving(server_url) == VERSION.format(1)
 
 
@@ -215,24 +210,4 @@ def test_rejecting_the_live_version_rolls_back(server_url: str) -> None:
 
 
 def test_a_workflow_starts_by_hand_with_an_input_from_events(server_url: str) -> None:
-    started = aws(
-        server_url,
-        "stepfunctions",
-        "start-execution",
-        "--state-machine-arn",
-        DEPLOY.replace("deploy", "retrain"),
-        "--input",
-        "file://events/statemachines/retrain.json",
-    )
-    status = wait_for(
-        lambda: (
-            (
-                s := aws(server_url, "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"])[
-                    "status"
-                ]
-            )
-            != "RUNNING"
-            and s
-        )
-    )
-    assert status == "SUCCEEDED"
+    assert start_by_hand(server_url, "retrain", "events/statemachines/retrain.json") == "SUCCEEDED"
