@@ -50,7 +50,7 @@ def test_aws_sdk_task_errors_carry_the_service_error_code(churn: SandboxWorld) -
         e for e in churn.ledger(f"ENDPOINT#{churn.stack.endpoint_name}") if e["sk"].endswith("#missing-version")
     )
     assert record["outcome"] == "Failed"
-    assert record["detail"].startswith("SageMaker.ValidationException: ")
+    assert record["detail"].startswith("DescribeModelVersion failed: SageMaker.ValidationException: ")
 
 
 def test_send_task_failure_keeps_error_and_cause(churn: SandboxWorld) -> None:
