@@ -11,11 +11,11 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from samtranslator.parser.parser import Parser
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
@@ -68,10 +68,5 @@ def to_cloudformation(sam_template: dict[str, Any], parameters: dict[str, str], 
     for resource in sam_resources(template, "AWS::Serverless::StateMachine").values():
         uri = resource["Properties"].pop("DefinitionUri")
         resource["Properties"]["Definition"] = json.loads((ROOT / uri).read_text())
-    import os
-
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the translator looks up partitions by region
     return transform(template, parameters, _OfflinePolicyLoader())
-
-
-__all__ = ["CODE_BUCKET", "Parser", "function_code_dir", "load_sam_template", "to_cloudformation", "zip_directory"]

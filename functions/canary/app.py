@@ -1,6 +1,8 @@
-"""The deploy workflow's own steps that need code: lock, plan, guard reset and bake."""
+"""The deploy and rollback workflows' steps that need code: lock, plan, guard reset, bake, analysis,
+autoscaling and pruning. The workflow names the step in "Action"; each is a plain function."""
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +11,7 @@ from aws_lambda_powertools import Logger, Tracer
 
 from mlops import bakes, pruning, scaling
 from mlops.analysis import Thresholds, analyse_bake
-from mlops.canary import parse_steps, plan_deployment, plan_restore
+from mlops.canary import live_variant_of, parse_steps, plan_deployment, plan_restore
 from mlops.ledger import Ledger
 from mlops.locks import EndpointLock
 from mlops.settings import Settings
@@ -29,8 +31,6 @@ class UnknownAction(ValueError):
 
 def live_package(endpoint: dict[str, Any], config: dict[str, Any], ledger: Ledger, endpoint_name: str) -> str | None:
     """The package the live variant serves: from its model if made from one, else the ledger's record."""
-    from mlops.canary import live_variant_of
-
     model = sagemaker.describe_model(ModelName=live_variant_of(endpoint, config).model_name)
     containers = model.get("Containers") or [model.get("PrimaryContainer", {})]
     package = containers[0].get("ModelPackageName") if containers else None
@@ -82,82 +82,73 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
     return result.as_dict()
 
 
+def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
+    now = datetime.now(UTC)
+    started = datetime.fromisoformat(str(bake["started_at"]).replace("Z", "+00:00")) if bake else now
+    thresholds = Thresholds(
+        min_invocations=int(os.environ.get("MIN_CANDIDATE_INVOCATIONS", "100")),
+        error_rate_margin=float(os.environ.get("ERROR_RATE_MARGIN", "0.01")),
+        latency_factor=float(os.environ.get("LATENCY_FACTOR", "1.5")),
+    )
+    ignore = int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120"))
+    return analyse_bake(
+        cloudwatch,
+        settings.endpoint_name,
+        event["CandidateVariant"],
+        event["LiveVariant"],
+        started,
+        ignore,
+        thresholds,
+        now,
+    )
+
+
+def prune(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    endpoint, _ = endpoint_and_config(settings)
+    live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE") or {}
+    in_use = {
+        str(endpoint["EndpointConfigName"]) if endpoint else "",
+        str(live.get("previous_endpoint_config_name", "")),
+    }
+    keep = int(os.environ.get("KEEP_ENDPOINT_CONFIGS", "5"))
+    return pruning.prune(sagemaker, settings.project_name, keep, in_use - {""})
+
+
+def lock_of(settings: Settings) -> EndpointLock:
+    lease = int(os.environ.get("DEPLOYMENT_LEASE_SECONDS", "43200"))
+    return EndpointLock(dynamodb, settings.ledger_table_name, settings.endpoint_name, sfn, lease)
+
+
+ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]] = {
+    "acquire-lock": lambda e, s, _: {
+        "Lock": lock_of(s).acquire(e["ExecutionArn"], int(e["Version"]), e["TaskToken"]).outcome
+    },
+    "release-lock": lambda e, s, _: {"Lock": lock_of(s).release(e["ExecutionArn"]).outcome},
+    "plan": plan,
+    "plan-restore": restore,
+    "analyse": analyse,
+    "prune": prune,
+    "copy-scaling": lambda e, s, _: {
+        "Scaling": scaling.copy_scaling(autoscaling, s.endpoint_name, e["LiveVariant"], e["CandidateVariant"])
+    },
+    "retire-scaling": lambda e, s, _: {"Scaling": scaling.retire_scaling(autoscaling, s.endpoint_name, e["Variant"])},
+    "reset-guards": lambda e, s, _: {"Reset": bakes.reset_guards(cloudwatch, s.project_name, e["CandidateVariant"])},
+    "start-bake": lambda e, s, ledger: {
+        "Bake": bakes.start_bake(
+            s.endpoint_name, e["ExecutionName"], e["CandidateVariant"], int(e["Percent"]), e["TaskToken"], ledger, sfn
+        )
+    },
+}
+
+
 @logger.inject_lambda_context(correlation_id_path="ExecutionArn")
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     settings = Settings.from_env()
-    ledger = Ledger(dynamodb, settings.ledger_table_name)
-    action = event.get("Action")
-    lock = EndpointLock(
-        dynamodb,
-        settings.ledger_table_name,
-        settings.endpoint_name,
-        sfn,
-        int(os.environ.get("DEPLOYMENT_LEASE_SECONDS", "43200")),
-    )
-    result: dict[str, Any]
-    if action == "acquire-lock":
-        result = {"Lock": lock.acquire(event["ExecutionArn"], int(event["Version"]), event["TaskToken"]).outcome}
-    elif action == "release-lock":
-        result = {"Lock": lock.release(event["ExecutionArn"]).outcome}
-    elif action == "plan":
-        result = plan(event, settings, ledger)
-    elif action == "plan-restore":
-        result = restore(event, settings, ledger)
-    elif action == "analyse":
-        bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
-        started = (
-            datetime.fromisoformat(str(bake.get("started_at", "")).replace("Z", "+00:00"))
-            if bake
-            else datetime.now(UTC)
-        )
-        thresholds = Thresholds(
-            min_invocations=int(os.environ.get("MIN_CANDIDATE_INVOCATIONS", "100")),
-            error_rate_margin=float(os.environ.get("ERROR_RATE_MARGIN", "0.01")),
-            latency_factor=float(os.environ.get("LATENCY_FACTOR", "1.5")),
-        )
-        result = analyse_bake(
-            cloudwatch,
-            settings.endpoint_name,
-            event["CandidateVariant"],
-            event["LiveVariant"],
-            started,
-            int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120")),
-            thresholds,
-            datetime.now(UTC),
-        )
-    elif action == "copy-scaling":
-        result = {
-            "Scaling": scaling.copy_scaling(
-                autoscaling, settings.endpoint_name, event["LiveVariant"], event["CandidateVariant"]
-            )
-        }
-    elif action == "retire-scaling":
-        result = {"Scaling": scaling.retire_scaling(autoscaling, settings.endpoint_name, event["Variant"])}
-    elif action == "prune":
-        endpoint, _ = endpoint_and_config(settings)
-        live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE") or {}
-        in_use = {
-            str(endpoint["EndpointConfigName"]) if endpoint else "",
-            str(live.get("previous_endpoint_config_name", "")),
-        }
-        result = pruning.prune(
-            sagemaker, settings.project_name, int(os.environ.get("KEEP_ENDPOINT_CONFIGS", "5")), in_use - {""}
-        )
-    elif action == "reset-guards":
-        result = {"Reset": bakes.reset_guards(cloudwatch, settings.project_name, event["CandidateVariant"])}
-    elif action == "start-bake":
-        state = bakes.start_bake(
-            settings.endpoint_name,
-            event["ExecutionName"],
-            event["CandidateVariant"],
-            int(event["Percent"]),
-            event["TaskToken"],
-            ledger,
-            sfn,
-        )
-        result = {"Bake": state}
-    else:
-        raise UnknownAction(f"unknown action {action!r}")
-    logger.info(f"{action}: {result}")
+    action = ACTIONS.get(str(event.get("Action")))
+    if action is None:
+        raise UnknownAction(f"unknown action {event.get('Action')!r}; known: {', '.join(ACTIONS)}")
+    result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
+    logger.info(f"{event['Action']}: {result}")
     return result
