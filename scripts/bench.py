@@ -25,7 +25,11 @@ BUILD = ROOT / ".aws-sam" / "build"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 
 FUNCTIONS = {
-    "ApprovalFunction": ("approval.app", "approval/approved.json", ["sfn:start_execution", "dynamodb:put_item"]),
+    "ApprovalFunction": (
+        "approval.app",
+        "approval/approved.json",
+        ["sagemaker:describe_model_package", "sfn:start_execution", "dynamodb:put_item"],
+    ),
     "AlarmFunction": ("alarm.app", "alarm/drift-alarm.json", ["dynamodb:put_item"]),
     "PipelineStatusFunction": ("pipeline_status.app", "pipeline_status/failed.json", ["dynamodb:put_item"]),
     "EndpointStatusFunction": (
@@ -52,13 +56,22 @@ responses = {{
     }},
     "put_item": {{}},
     "get_item": {{}},
+    "describe_model_package": {{
+        "ModelPackageName": "churn-models",
+        "ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/2",
+        "CreationTime": datetime.datetime.now(),
+        "ModelPackageStatus": "Completed",
+        "ModelPackageStatusDetails": {{"ValidationStatuses": []}},
+    }},
     "update_endpoint": {{"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-endpoint"}},
 }}
 stubbers = {{}}
 for spec in {calls!r}:
     client_name, operation = spec.split(":")
     if client_name not in stubbers:
-        stubbers[client_name] = Stubber(getattr(app, client_name))
+        client = getattr(app, client_name)
+        client = client() if callable(client) and not hasattr(client, "meta") else client  # clients made on first use
+        stubbers[client_name] = Stubber(client)
         stubbers[client_name].activate()
     stubbers[client_name].add_response(operation, responses[operation])
 class Context:
