@@ -25,7 +25,7 @@ AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.w
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    env = {**os.environ, "SANDBOX_PORT": "0", "SANDBOX_BAKE_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SANDBOX_PORT": "0", "SANDBOX_BAKE_SECONDS": "3", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox.server"],
         cwd=ROOT,
