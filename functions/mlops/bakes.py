@@ -8,10 +8,10 @@ once with {"Abort": reason}, so an alarm between two steps is not lost either.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .ledger import Ledger, now_iso
+from .task_tokens import complete
 
 CANARY_SK = "CANARY"
 BAKE_SK = "BAKE"
@@ -66,11 +66,8 @@ def complete_bake(endpoint: str, execution_name: str, reason: str, ledger: Ledge
     token = str(bake["token"])
     if not ledger.mark_completed(f"ENDPOINT#{endpoint}", BAKE_SK, token, "abort"):
         return False
-    try:
-        sfn.send_task_success(taskToken=token, output=json.dumps({"Abort": reason}))
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
-        return False  # the bake had already ended; the next step boundary sees the abort request
-    return True
+    # False when the bake had already ended: the next step boundary sees the abort request.
+    return complete(sfn, token, output={"Abort": reason})
 
 
 def request_abort(endpoint: str, variant: str, reason: str, ledger: Ledger, sfn: Any) -> str | None:

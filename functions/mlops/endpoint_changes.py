@@ -8,7 +8,6 @@ DescribeEndpoint agrees with the event (a late or duplicated event completes not
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from .events import EndpointStateChange
 from .ledger import Ledger, now_iso
 from .reactions import Reaction
+from .task_tokens import complete
 
 WAIT_SK = "WAIT"
 
@@ -110,14 +110,12 @@ def settle_change(change: EndpointStateChange, event_id: str, sagemaker: Any, sf
     token = str(waiting["token"])
     if not ledger.mark_completed(pk, WAIT_SK, token, settlement.outcome):
         return Reaction("duplicate", f"{change.EndpointName}: the waiting workflow was already told")
-    try:
-        if settlement.outcome == "succeed":
-            sfn.send_task_success(
-                taskToken=token,
-                output=json.dumps({"EndpointStatus": "InService", "EndpointConfigName": change.EndpointConfigName}),
-            )
-        else:
-            sfn.send_task_failure(taskToken=token, error=settlement.error, cause=settlement.reason[:32768])
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
+    if settlement.outcome == "succeed":
+        told = complete(
+            sfn, token, output={"EndpointStatus": "InService", "EndpointConfigName": change.EndpointConfigName}
+        )
+    else:
+        told = complete(sfn, token, error=settlement.error, cause=settlement.reason)
+    if not told:
         return Reaction("recorded", f"{change.EndpointName}: the waiting workflow is gone ({settlement.reason})")
     return Reaction("completed", f"{change.EndpointName}: {settlement.reason}", str(waiting.get("execution_arn")))

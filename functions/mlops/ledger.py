@@ -36,14 +36,18 @@ class Ledger:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def record_once(self, pk: str, sk: str, **fields: object) -> bool:
-        """Write the entry unless it exists. True when this call wrote it."""
+    @staticmethod
+    def _item(pk: str, sk: str, fields: dict[str, object]) -> dict[str, Any]:
         item = {"pk": {"S": pk}, "sk": {"S": sk}, "recorded_at": {"S": now_iso()}}
         item.update({name: _attribute(value) for name, value in fields.items() if value is not None})
+        return item
+
+    def record_once(self, pk: str, sk: str, **fields: object) -> bool:
+        """Write the entry unless it exists. True when this call wrote it."""
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
-                Item=item,
+                Item=self._item(pk, sk, fields),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
@@ -52,9 +56,7 @@ class Ledger:
 
     def put(self, pk: str, sk: str, **fields: object) -> None:
         """Write the entry, replacing what was there."""
-        item = {"pk": {"S": pk}, "sk": {"S": sk}, "recorded_at": {"S": now_iso()}}
-        item.update({name: _attribute(value) for name, value in fields.items() if value is not None})
-        self._dynamodb.put_item(TableName=self._table, Item=item)
+        self._dynamodb.put_item(TableName=self._table, Item=self._item(pk, sk, fields))
 
     def get(self, pk: str, sk: str) -> dict[str, object] | None:
         item = self._dynamodb.get_item(

@@ -9,11 +9,11 @@ conditional write on the item's revision, so concurrent requests cannot both win
 
 from __future__ import annotations
 
-import contextlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .task_tokens import complete
 
 LOCK_SK = "LOCK"
 
@@ -130,15 +130,9 @@ class EndpointLock:
     def _notify(self, decision: Decision) -> None:
         token, cause = decision.superseded
         if token:
-            gone = (
-                self._sfn.exceptions.TaskTimedOut,
-                self._sfn.exceptions.TaskDoesNotExist,
-                self._sfn.exceptions.InvalidToken,
-            )
-            with contextlib.suppress(*gone):  # that execution already ended
-                self._sfn.send_task_failure(taskToken=token, error="Superseded", cause=cause)
+            complete(self._sfn, token, error="Superseded", cause=cause)  # False when that execution already ended
         if decision.granted:
-            self._sfn.send_task_success(taskToken=decision.granted, output=json.dumps({"Lock": "acquired"}))
+            complete(self._sfn, decision.granted, output={"Lock": "acquired"})
 
     def acquire(self, execution: str, version: int, token: str) -> Decision:
         return self._apply(lambda state, now: decide_acquire(state, execution, version, token, now, self._lease))
