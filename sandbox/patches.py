@@ -21,6 +21,13 @@ moto and AWS that the product meets; the product code itself never imports the s
      named `Service.ErrorCodeException` as AWS documents (moto names most of them
      `Service.ServiceException`); SendTaskFailure keeps its cause; Wait states, retry intervals
      and endpoint transitions run on compressed time.
+  7. CloudWatch alarms and SageMaker pipelines created by CloudFormation (moto has neither).
+  8. Endpoints answer InvokeEndpoint with the served model's real predictions
+     (sandbox/serving.py) and publish per-variant metrics; alarms evaluate them.
+  9. SageMaker Pipelines run for real (sandbox/pipeline_runner.py): StartPipelineExecution
+     (idempotent per ClientRequestToken) runs the definition's steps locally;
+     DescribePipelineExecution tells the outcome and its FailureReason; ListPipelineExecutionSteps
+     and RetryPipelineExecution (missing in moto) answer.
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
+
+from . import pipeline_runner, serving  # noqa: E402
 
 
 # ------------------------------------------------------------------ shared sandbox state
@@ -564,7 +573,26 @@ def _serving_variants(account: str, region: str, endpoint_name: str) -> list[tup
     return variants
 
 
-def _invoke_endpoint(self: Any, endpoint_name: str, unique_repr: bytes) -> tuple[str, str, str, str]:
+def _aws_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+SERVED = serving.ServedModels(lambda: _aws_client("s3"))
+
+
+def _serving_container(backend: Any, package_arn: str) -> dict[str, Any]:
+    if not package_arn:
+        return {}
+    package = backend.describe_model_package(package_arn)
+    containers = (package.inference_specification or {}).get("Containers") or [{}]
+    return dict(containers[0])
+
+
+def _invoke_endpoint(
+    self: Any, endpoint_name: str, body: bytes, content_type: str = "text/csv", accept: str = "text/csv"
+) -> tuple[bytes, str, str]:
     variants = [v for v in _serving_variants(self.account_id, self.region_name, endpoint_name) if v[1] > 0]
     if not variants:
         raise sagemaker_models.ValidationError(message=f"Endpoint {endpoint_name} has no variant taking traffic.")
@@ -572,14 +600,26 @@ def _invoke_endpoint(self: Any, endpoint_name: str, unique_repr: bytes) -> tuple
     behaviour = STATE.behaviours.get(package, HEALTHY)
     if random.random() < behaviour.error_rate:
         raise JsonRESTError("ModelError", f"Received server error (500) from variant {name}")
-    return json.dumps({"variant": name, "model_package": package}), "application/json", name, ""
+    container = _serving_container(sagemaker_models.sagemaker_backends[self.account_id][self.region_name], package)
+    if not SERVED.servable(container):
+        return json.dumps({"variant": name, "model_package": package}).encode(), "application/json", name
+    try:
+        answer, answer_type = SERVED.invoke(container, body, content_type, accept)
+    except serving.ModelError as error:
+        raise JsonRESTError("ModelError", f"Received client error (400) from variant {name}: {error}") from error
+    return answer, answer_type, name
 
 
 def _invoke_endpoint_response(self: Any) -> Any:
     """moto reads the endpoint name from the body; the REST API carries it in the path."""
     endpoint_name = self.path.split("/")[2]
-    body, content_type, variant, _ = self.sagemakerruntime_backend.invoke_endpoint(endpoint_name, b"")
-    return 200, {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant}, body
+    body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+    content_type = self.headers.get("Content-Type") or "text/csv"
+    accept = self.headers.get("Accept") or content_type
+    answer, answer_type, variant = self.sagemakerruntime_backend.invoke_endpoint(
+        endpoint_name, body, content_type, accept
+    )
+    return 200, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}, answer
 
 
 def _datapoints(variant: str, weight: float, behaviour: Behaviour, per_minute: int) -> dict[str, float]:
@@ -803,6 +843,165 @@ class _CloudFormationAlarm(CloudFormationModel):
         return cls(alarm)
 
 
+class _CloudFormationPipeline(CloudFormationModel):
+    """AWS::SageMaker::Pipeline, which moto's CloudFormation skips."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.physical_resource_id = pipeline.pipeline_name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SageMaker::Pipeline"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "PipelineName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> _CloudFormationPipeline:
+        p = cloudformation_json["Properties"]
+        definition = p["PipelineDefinition"]
+        backend = sagemaker_models.sagemaker_backends[account_id][region_name]
+        pipeline = backend.create_pipeline(
+            pipeline_name=p.get("PipelineName", resource_name),
+            pipeline_display_name=p.get("PipelineDisplayName"),
+            pipeline_definition=definition.get("PipelineDefinitionBody"),
+            pipeline_definition_s3_location=definition.get("PipelineDefinitionS3Location"),
+            pipeline_description=p.get("PipelineDescription", ""),
+            role_arn=p["RoleArn"],
+            tags=p.get("Tags", []),
+            parallelism_configuration=p.get("ParallelismConfiguration"),
+        )
+        return cls(pipeline)
+
+
+# ------------------------------------------------------------------ 9. pipelines run for real
+def _emit_pipeline_event(detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
+    _, _, _, region, account, _ = resources[0].split(":", 5)
+    if detail_type == pipeline_runner.PIPELINE_EVENT:  # keep moto's own record in step
+        backend = sagemaker_models.sagemaker_backends[account][region]
+        pipeline = backend.pipelines.get(resources[0].rsplit("/", 1)[-1])
+        fake = pipeline.pipeline_executions.get(resources[1]) if pipeline else None
+        if fake is not None:
+            fake.pipeline_execution_status = detail["currentPipelineExecutionStatus"]
+            fake.last_modified_time = datetime.now(UTC)
+    emit_event(account, region, "aws.sagemaker", detail_type, detail, resources)
+
+
+PIPELINES = pipeline_runner.LocalPipelines(
+    lambda: _aws_client("s3"), lambda: _aws_client("sagemaker"), _emit_pipeline_event
+)
+
+_PARAMETER_TYPES: dict[str, Callable[[str], Any]] = {
+    "Float": float,
+    "Integer": int,
+    "Boolean": lambda v: v.lower() == "true",
+    "String": str,
+}
+
+
+def _execution_parameters(definition: dict[str, Any], given: list[dict[str, str]]) -> dict[str, Any]:
+    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+    unknown = [item["Name"] for item in given if item["Name"] not in declared]
+    if unknown:
+        raise sagemaker_models.ValidationError(message=f"Pipeline parameters {unknown} are not declared.")
+    values = {name: p.get("DefaultValue") for name, p in declared.items()}
+    for item in given:
+        convert = _PARAMETER_TYPES.get(declared[item["Name"]].get("Type", "String"), str)
+        try:
+            values[item["Name"]] = convert(item["Value"])
+        except ValueError as error:
+            raise sagemaker_models.ValidationError(message=f"Pipeline parameter {item['Name']}: {error}") from error
+    return values
+
+
+_original_start_pipeline_execution = sagemaker_models.SageMakerModelBackend.start_pipeline_execution
+
+
+def _start_pipeline_execution(
+    self: Any,
+    pipeline_name: str,
+    pipeline_execution_display_name: str,
+    pipeline_parameters: list[dict[str, Any]],
+    pipeline_execution_description: str,
+    parallelism_configuration: dict[str, int],
+    client_request_token: str,
+) -> dict[str, str]:
+    pipeline = sagemaker_models.get_pipeline_from_name(self.pipelines, pipeline_name)
+    for arn, existing in pipeline.pipeline_executions.items():  # the token makes a retried call idempotent
+        if client_request_token and existing.client_request_token == client_request_token:
+            return {"PipelineExecutionArn": arn}
+    definition = json.loads(pipeline.pipeline_definition)
+    parameters = _execution_parameters(definition, pipeline_parameters or [])
+    response = _original_start_pipeline_execution(
+        self,
+        pipeline.pipeline_name,
+        pipeline_execution_display_name,
+        pipeline_parameters,
+        pipeline_execution_description,
+        parallelism_configuration,
+        client_request_token,
+    )
+    arn = response["PipelineExecutionArn"]
+    fake = pipeline.pipeline_executions[arn]
+    fake.pipeline_execution_status = "Executing"
+    execution = pipeline_runner.Execution(
+        arn=arn,
+        pipeline_arn=pipeline.arn,
+        definition=definition,
+        parameters=parameters,
+        display_name=pipeline_execution_display_name or arn.rsplit("/", 1)[-1],
+        description=pipeline_execution_description or "",
+    )
+    PIPELINES.start(execution)
+    _in_background(functools.partial(PIPELINES.run, execution))
+    return response
+
+
+def _local_execution(arn: str) -> pipeline_runner.Execution:
+    execution = PIPELINES.executions.get(arn)
+    if execution is None:
+        raise sagemaker_models.ValidationError(message=f"Pipeline execution {arn} does not exist.")
+    return execution
+
+
+_original_describe_pipeline_execution = sagemaker_models.SageMakerModelBackend.describe_pipeline_execution
+
+
+def _describe_pipeline_execution(self: Any, pipeline_execution_arn: str) -> dict[str, Any]:
+    described = _original_describe_pipeline_execution(self, pipeline_execution_arn)
+    execution = PIPELINES.executions.get(pipeline_execution_arn)
+    if execution is not None:
+        described["PipelineExecutionStatus"] = execution.status
+        described["FailureReason"] = execution.failure_reason or ""
+        if not execution.failure_reason:
+            described.pop("FailureReason")
+    return described
+
+
+def _list_pipeline_execution_steps_response(self: Any) -> Any:
+    execution = _local_execution(self._get_param("PipelineExecutionArn"))
+    steps = [record.summary() for record in execution.steps]
+    if self._get_param("SortOrder") == "Ascending":
+        steps.reverse()
+    return sagemaker_responses.ActionResult({"PipelineExecutionSteps": steps})
+
+
+def _retry_pipeline_execution_response(self: Any) -> Any:
+    arn = self._get_param("PipelineExecutionArn")
+    execution = _local_execution(arn)
+    if execution.status != "Failed":
+        raise JsonRESTError(
+            "ConflictException", f"Pipeline execution {arn} is {execution.status}: only a Failed one can be retried."
+        )
+    PIPELINES.retry(execution)
+    _in_background(functools.partial(PIPELINES.run, execution))
+    return sagemaker_responses.ActionResult({"PipelineExecutionArn": arn})
+
+
 # ------------------------------------------------------------------ install
 def install() -> SandboxState:
     """Apply every patch once per process; returns the shared sandbox state."""
@@ -817,6 +1016,10 @@ def install() -> SandboxState:
     sagemaker_models.SageMakerModelBackend.create_model_package = _create_model_package
     sagemaker_models.SageMakerModelBackend.update_endpoint = _update_endpoint_backend
     sagemakerruntime_models.SageMakerRuntimeBackend.invoke_endpoint = _invoke_endpoint
+    sagemaker_models.SageMakerModelBackend.start_pipeline_execution = _start_pipeline_execution
+    sagemaker_models.SageMakerModelBackend.describe_pipeline_execution = _describe_pipeline_execution
+    sagemaker_responses.SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps_response
+    sagemaker_responses.SageMakerResponse.retry_pipeline_execution = _retry_pipeline_execution_response
     sagemakerruntime_responses.SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint_response
     sagemaker_models.SageMakerModelBackend.create_endpoint = _create_endpoint
     sagemaker_models.FakeEndpoint._process_production_variants = _process_production_variants

@@ -1,21 +1,30 @@
 """A small, believable world for one model project in the sandbox.
 
-The model package group holds version 1 (Approved, deployed to the endpoint through the real
-approval -> deploy path) and version 2 (PendingManualApproval, waiting for a human).
+The stack has created the reference training pipeline; its scripts and data are published to the
+artifact bucket (as `make publish` does). The model package group holds version 1 (Approved,
+deployed to the endpoint through the real approval -> deploy path) and version 2
+(PendingManualApproval, waiting for a human). Both are real models: the pipeline's own scripts
+trained them on the shipped data (once per process), so the endpoint answers with predictions.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline import publish
 
 if TYPE_CHECKING:
     from .core import Sandbox, Stack
-
-XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
 @dataclass(frozen=True)
@@ -24,47 +33,96 @@ class World:
     pending_version_arn: str
 
 
-def _model_artifact(version: int) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        payload = f"xgboost model, version {version}\n".encode()
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(payload)
-        archive.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class TrainedModel:
+    model_archive: bytes  # model.tar.gz, as a training job leaves it
+    evaluation: bytes  # evaluation.json
+    baseline: bytes  # baseline.json with the predictions' distribution
+
+
+@functools.cache
+def trained_model() -> TrainedModel:
+    """Preprocess, train and evaluate with the pipeline's scripts on the shipped data, once."""
+    scripts = publish.SCRIPTS
+    with tempfile.TemporaryDirectory(prefix="sandbox-seed-") as root:
+        work = Path(root)
+        (work / "input").mkdir()
+        (work / "input" / "churn.csv").write_bytes(publish.DATA.read_bytes())
+
+        def run(script: str, *args: str, env: dict[str, str] | None = None) -> None:
+            subprocess.run([sys.executable, str(scripts / script), *args], check=True, capture_output=True, env=env)
+
+        run("preprocess.py", "--input-dir", str(work / "input"), "--output-dir", str(work))
+        run(
+            "train.py",
+            env={
+                **os.environ,
+                "SM_CHANNEL_TRAIN": str(work / "train"),
+                "SM_CHANNEL_VALIDATION": str(work / "validation"),
+                "SM_MODEL_DIR": str(work / "model"),
+            },
+        )
+        run(
+            "evaluate.py",
+            *("--model-dir", str(work / "model"), "--test-dir", str(work / "test")),
+            *("--validation-dir", str(work / "validation"), "--baseline-dir", str(work / "baseline")),
+            *("--evaluation-dir", str(work / "evaluation"), "--drift-baseline-dir", str(work / "drift-baseline")),
+        )
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            tar.add(work / "model" / "model.joblib", "model.joblib")
+        return TrainedModel(
+            model_archive=archive.getvalue(),
+            evaluation=(work / "evaluation" / "evaluation.json").read_bytes(),
+            baseline=(work / "drift-baseline" / "baseline.json").read_bytes(),
+        )
+
+
+def registration_template(sandbox: Sandbox, stack: Stack) -> dict[str, Any]:
+    """The RegisterModel step's arguments in the deployed pipeline definition."""
+    described = sandbox.client("sagemaker").describe_pipeline(PipelineName=stack.parameters["PipelineName"])
+    definition = json.loads(described["PipelineDefinition"])
+    for step in definition["Steps"]:
+        for branch in ("IfSteps", "ElseSteps"):
+            for child in step.get("Arguments", {}).get(branch, []):
+                if child["Type"] == "RegisterModel":
+                    return dict(child["Arguments"])
+    raise LookupError("the pipeline definition has no RegisterModel step")
 
 
 def register_version(sandbox: Sandbox, stack: Stack, version: int, approval_status: str) -> str:
     """Register a model version the way the training pipeline does; returns its ARN."""
     bucket = stack.outputs["ArtifactBucketName"]
-    key = f"models/v{version}/model.tar.gz"
-    sandbox.client("s3").put_object(Bucket=bucket, Key=key, Body=_model_artifact(version))
+    s3 = sandbox.client("s3")
+    model = trained_model()
+    prefix = f"pipeline/seed/v{version}"
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=model.model_archive)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation.json", Body=model.evaluation)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/baseline.json", Body=model.baseline)
+    template = registration_template(sandbox, stack)
+    container = dict(template["InferenceSpecification"]["Containers"][0])
+    container["ModelDataUrl"] = f"s3://{bucket}/{prefix}/model.tar.gz"
+
+    def statistics(file: str) -> dict[str, Any]:
+        return {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{prefix}/{file}"}}
+
     response = sandbox.client("sagemaker").create_model_package(
         ModelPackageGroupName=stack.model_package_group,
         ModelPackageDescription=f"{stack.project} model, training run {version}",
-        InferenceSpecification={
-            "Containers": [{"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{key}"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-            "SupportedRealtimeInferenceInstanceTypes": [stack.parameters.get("InstanceType", "ml.m5.large")],
-        },
+        InferenceSpecification={**template["InferenceSpecification"], "Containers": [container]},
+        ModelMetrics={"ModelQuality": statistics("evaluation.json")},
+        DriftCheckBaselines={"ModelDataQuality": statistics("baseline.json")},
         ModelApprovalStatus=approval_status,
     )
     return str(response["ModelPackageArn"])
 
 
 def seed_world(sandbox: Sandbox, stack: Stack) -> World:
-    sagemaker = sandbox.client("sagemaker")
-    sagemaker.create_model_package_group(
+    sandbox.client("sagemaker").create_model_package_group(
         ModelPackageGroupName=stack.model_package_group,
         ModelPackageGroupDescription=f"Versions of the {stack.project} model",
     )
-    sandbox.client("sagemaker").create_pipeline(
-        PipelineName=stack.parameters["PipelineName"],
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
-        RoleArn=stack.parameters["SageMakerExecutionRoleArn"],
-        PipelineDescription=f"Trains and registers the {stack.project} model",
-    )
+    publish.publish(sandbox.client("s3"), stack.outputs["ArtifactBucketName"])
     live = register_version(sandbox, stack, 1, "Approved")
     sandbox.settle()
     pending = register_version(sandbox, stack, 2, "PendingManualApproval")

@@ -1,0 +1,1 @@
+"""The reference training pipeline: data, scripts and the SageMaker pipeline definition."""
