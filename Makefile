@@ -5,14 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM := .venv-sam/bin/sam
 CHECKOV := .venv-checkov/bin/checkov
+PIPELINE_PY := .venv-pipeline/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: setup demo test lint unit sandbox bench build clean
+.PHONY: setup demo test lint unit sandbox bench build clean pipeline publish
 
-setup: $(VENV)/.installed .venv-sam/.installed .venv-checkov/.installed node_modules/.installed
+setup: $(VENV)/.installed .venv-sam/.installed .venv-checkov/.installed .venv-pipeline/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,12 @@ $(VENV)/.installed: requirements/dev.txt
 .venv-checkov/.installed: requirements/checkov.txt
 	$(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	touch $@
+
+# The SageMaker Python SDK (~1 GB), only to write the pipeline definition: never in a Lambda package.
+.venv-pipeline/.installed: requirements/pipeline.txt
+	$(PYTHON) -m venv .venv-pipeline
+	.venv-pipeline/bin/pip install $(PIP_FLAGS) -r requirements/pipeline.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -44,7 +51,7 @@ sandbox: $(VENV)/.installed
 ## test: the quality gates, then the whole test suite
 test: lint unit
 
-unit: $(VENV)/.installed node_modules/.installed
+unit: $(VENV)/.installed .venv-pipeline/.installed node_modules/.installed
 	$(PY) -m pytest
 
 ## lint: ruff, mypy, sam validate --lint (cfn-lint), checkov, sam build, ASL checks
@@ -57,6 +64,15 @@ lint: setup
 	$(PY) scripts/check_asl.py
 	$(MAKE) --no-print-directory build
 
+## pipeline: rewrite pipeline/definition.json and its copy in template.yaml from pipeline/definition.py
+pipeline: .venv-pipeline/.installed
+	$(PIPELINE_PY) -m pipeline.definition
+
+## publish: upload the pipeline's scripts and data to the stack's bucket (STACK=<stack name>)
+publish: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make publish STACK=<your stack name, e.g. churn-mlops>"; exit 2; }
+	$(PY) -m pipeline.publish --stack $(STACK)
+
 build: .venv-sam/.installed
 	$(SAM) build --template template.yaml --region $(AWS_DEFAULT_REGION)
 
@@ -66,4 +82,4 @@ bench: $(VENV)/.installed .venv-sam/.installed
 	$(PY) scripts/bench.py
 
 clean:
-	rm -rf $(VENV) .venv-sam .venv-checkov node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .venv-checkov .venv-pipeline node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

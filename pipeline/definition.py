@@ -284,8 +284,7 @@ def render_template(template: str, blocks: dict[str, list[str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    logging.disable(logging.WARNING)  # the SDK's notes about its defaults and telemetry
     warnings.filterwarnings("ignore", module="sagemaker")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     parser = argparse.ArgumentParser(description="Write (or --check) the pipeline definition and template.yaml's copy.")

@@ -23,6 +23,11 @@ from .template import CODE_BUCKET, function_code_dir, load_sam_template, sam_res
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+# FailureReasons SageMaker gives: a transient one (retrying may succeed) and a permanent one
+CAPACITY_ERROR = (
+    "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+)
+ALGORITHM_ERROR = "AlgorithmError: ValueError: Input contains NaN, infinity or a value too large for dtype('float64')."
 MOTO_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
 }
@@ -110,6 +115,7 @@ class Sandbox:
         self.state.invocations.clear()
         self.state.emitted_events.clear()
         self.state.behaviours.clear()
+        patches.PIPELINES.clear()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -121,6 +127,10 @@ class Sandbox:
     def behave(self, model_package_arn: str, *, error_rate: float = 0.0, latency_ms: float = 20.0) -> None:
         """Make a model version answer with this error rate and latency wherever it serves."""
         self.state.behaviours[model_package_arn] = patches.Behaviour(error_rate, latency_ms)
+
+    def fail_pipeline_step(self, step_name: str, reason: str = CAPACITY_ERROR, times: int | None = 1) -> None:
+        """The pipeline step's next `times` attempts (all of them when None) fail with this reason."""
+        patches.PIPELINES.inject_failure(step_name, reason, times)
 
     def start_traffic(self, endpoint_name: str, per_minute: int = 600) -> None:
         """Requests reach the endpoint from now on; each variant's metrics feed the alarms."""
