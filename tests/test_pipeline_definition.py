@@ -99,8 +99,10 @@ def test_the_sdk_stays_out_of_the_lambda_package() -> None:
 
 def check(template: Path, definition_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(PIPELINE_PYTHON), "-m", "pipeline.definition", "--check"]
-        + ["--template", str(template), "--definition", str(definition_path)],
+        [
+            *(str(PIPELINE_PYTHON), "-m", "pipeline.definition", "--check"),
+            *("--template", str(template), "--definition", str(definition_path)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -62,9 +62,10 @@ def aws(url: str, *args: str) -> Any:
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=ROOT,
     )
+    assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
@@ -211,3 +212,43 @@ def test_rejecting_the_live_version_rolls_back(server_url: str) -> None:
 
 def test_a_workflow_starts_by_hand_with_an_input_from_events(server_url: str) -> None:
     assert start_by_hand(server_url, "retrain", "events/statemachines/retrain.json") == "SUCCEEDED"
+
+
+def pipeline_run(url: str, *parameters: str) -> dict[str, Any]:
+    extra = ["--pipeline-parameters", *parameters] if parameters else []
+    started = aws(url, "sagemaker", "start-pipeline-execution", "--pipeline-name", "churn-pipeline", *extra)
+    arn = started["PipelineExecutionArn"]
+
+    def finished() -> dict[str, Any] | None:
+        described = aws(url, "sagemaker", "describe-pipeline-execution", "--pipeline-execution-arn", arn)
+        return described if described["PipelineExecutionStatus"] in ("Succeeded", "Failed") else None
+
+    return dict(wait_for(finished, timeout=120))
+
+
+def test_starting_the_pipeline_registers_a_version_evaluated_for_real(server_url: str, tmp_path: Path) -> None:
+    run = pipeline_run(server_url)
+
+    assert run["PipelineExecutionStatus"] == "Succeeded"
+    listed = aws(server_url, "sagemaker", "list-model-packages", "--model-package-group-name", "churn-models")
+    packages = [
+        aws(server_url, "sagemaker", "describe-model-package", "--model-package-name", item["ModelPackageArn"])
+        for item in listed["ModelPackageSummaryList"]
+    ]
+    (new,) = [p for p in packages if p.get("MetadataProperties", {}).get("GeneratedBy") == run["PipelineExecutionArn"]]
+    assert new["ModelApprovalStatus"] == "PendingManualApproval"
+    bucket, _, key = new["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].removeprefix("s3://").partition("/")
+    aws(server_url, "s3api", "get-object", "--bucket", bucket, "--key", key, str(tmp_path / "evaluation.json"))
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text())
+    assert 0.85 <= evaluation["binary_classification_metrics"]["accuracy"]["value"] < 1.0
+
+
+def test_a_threshold_above_the_model_fails_the_run_with_both_figures(server_url: str) -> None:
+    before = aws(server_url, "sagemaker", "list-model-packages", "--model-package-group-name", "churn-models")
+
+    run = pipeline_run(server_url, "Name=AccuracyThreshold,Value=0.97")
+
+    assert run["PipelineExecutionStatus"] == "Failed"
+    assert re.fullmatch(r"Quality gate: accuracy 0\.\d+ is below the threshold 0\.97", run["FailureReason"])
+    after = aws(server_url, "sagemaker", "list-model-packages", "--model-package-group-name", "churn-models")
+    assert len(after["ModelPackageSummaryList"]) == len(before["ModelPackageSummaryList"])
