@@ -77,7 +77,7 @@ build: .venv-sam/.installed
 	$(SAM) build --template template.yaml --region $(AWS_DEFAULT_REGION)
 
 ## bench: cold starts, package sizes and the demo's wall time, measured in one run
-bench: $(VENV)/.installed .venv-sam/.installed
+bench: $(VENV)/.installed .venv-sam/.installed .venv-pipeline/.installed
 	$(MAKE) --no-print-directory build
 	$(PY) scripts/bench.py
 

@@ -5,7 +5,10 @@
 - the size of each function package built by `sam build` (.aws-sam/build), unzipped and zipped;
 - state transitions of each workflow path (Step Functions Standard bills per transition), counted in
   the sandbox from the execution history;
-- the wall time of `make demo`'s job (python -m sandbox.demo).
+- the wall time of `make demo`'s job (python -m sandbox.demo);
+- the training pipeline: wall time of one local run on the shipped data (start to Succeeded, in the
+  sandbox, median of 3, each step's share), and of writing its definition with the SDK (a fresh
+  process, as `make pipeline` runs it).
 """
 
 from __future__ import annotations
@@ -84,9 +87,9 @@ assert result.get("action") in ("started", "recorded") or result.get("requested"
 """
 
 
-def median_seconds(argv: list[str], env: dict[str, str]) -> float:
+def median_seconds(argv: list[str], env: dict[str, str], runs: int = RUNS) -> float:
     samples = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(argv, env=env, check=True, capture_output=True, cwd=ROOT)
         samples.append(time.perf_counter() - started)
@@ -173,6 +176,42 @@ def workflow_transitions() -> tuple[dict[str, int], dict[str, float]]:
     return counts, alarm
 
 
+PIPELINE_PYTHON = ROOT / ".venv-pipeline" / "bin" / "python"
+
+
+def pipeline_run_times(runs: int = 3) -> tuple[float, dict[str, float]]:
+    """Median wall time of a local pipeline run, and the median duration of each step."""
+    from sandbox.core import Sandbox
+    from sandbox.world import seed_world
+
+    totals: list[float] = []
+    per_step: dict[str, list[float]] = {}
+    with Sandbox() as sandbox:
+        stack = sandbox.deploy_stack("bench")
+        seed_world(sandbox, stack)
+        sagemaker = sandbox.client("sagemaker")
+        for _ in range(runs):
+            started = time.perf_counter()
+            arn = sagemaker.start_pipeline_execution(PipelineName=stack.parameters["PipelineName"])[
+                "PipelineExecutionArn"
+            ]
+            sandbox.settle(timeout=300)
+            totals.append(time.perf_counter() - started)
+            status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+            if status != "Succeeded":
+                raise RuntimeError(f"pipeline run {arn} ended {status}")
+            for step in sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]:
+                seconds = (step["EndTime"] - step["StartTime"]).total_seconds()
+                per_step.setdefault(step["StepName"], []).append(seconds)
+    return statistics.median(totals), {name: statistics.median(v) for name, v in reversed(per_step.items())}
+
+
+def definition_time() -> float | None:
+    if not PIPELINE_PYTHON.exists():
+        return None
+    return median_seconds([str(PIPELINE_PYTHON), "-m", "pipeline.definition", "--check"], {**os.environ}, runs=3)
+
+
 def main() -> int:
     env_vars = json.loads((ROOT / "events" / "env.json").read_text())
     base_env = {
@@ -198,6 +237,8 @@ def main() -> int:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sandbox.demo"], check=True, capture_output=True, cwd=ROOT)
     demo = time.perf_counter() - started
+    pipeline_total, pipeline_steps = pipeline_run_times()
+    generation = definition_time()
 
     print(f"Benchmark ({RUNS} runs per cold start, median; Python {sys.version.split()[0]})")
     print(f"{'function':<24}{'cold start':>12}{'x import boto3':>16}{'package':>12}{'zipped':>10}")
@@ -205,6 +246,11 @@ def main() -> int:
         print(f"{logical_id:<24}{cold * 1000:>10.0f}ms{ratio:>16.2f}{raw / 1024:>10.1f}KB{zipped / 1024:>8.1f}KB")
     print(f"{'import boto3 (baseline)':<24}{baseline * 1000:>10.0f}ms{1:>16.2f}")
     print(f"{'demo wall time':<24}{demo:>11.1f}s")
+    print()
+    steps = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in pipeline_steps.items())
+    print(f"training pipeline, one local run on the shipped data: {pipeline_total:.1f}s ({steps})")
+    if generation is not None:
+        print(f"pipeline definition written by the SDK (python -m pipeline.definition): {generation:.1f}s")
     print()
     print(f"{'workflow path':<52}{'state transitions':>18}")
     for path, count in counts.items():
