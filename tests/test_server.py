@@ -252,3 +252,32 @@ def test_a_threshold_above_the_model_fails_the_run_with_both_figures(server_url:
     assert re.fullmatch(r"Quality gate: accuracy 0\.\d+ is below the threshold 0\.97", run["FailureReason"])
     after = aws(server_url, "sagemaker", "list-model-packages", "--model-package-group-name", "churn-models")
     assert len(after["ModelPackageSummaryList"]) == len(before["ModelPackageSummaryList"])
+
+
+def test_publish_uploads_what_the_definition_refers_to(server_url: str) -> None:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": server_url,
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.publish", "--stack", "churn"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = done.stdout.split()
+    definition = (ROOT / "pipeline" / "definition.json").read_text()
+    bucket = written[0].removeprefix("s3://").split("/")[0]
+    for uri in ("s3://${ArtifactBucket}/pipeline/code/", "sourcedir.tar.gz", "pipeline/data/churn.csv"):
+        assert uri in definition
+    assert f"s3://{bucket}/pipeline/code/sourcedir.tar.gz" in written
+    assert f"s3://{bucket}/pipeline/data/churn.csv" in written
+    assert f"s3://{bucket}/pipeline/code/train.py" in written
+    archive = aws(server_url, "s3api", "head-object", "--bucket", bucket, "--key", "pipeline/code/sourcedir.tar.gz")
+    assert archive["ContentLength"] > 1000
