@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
 from . import patches
@@ -132,12 +131,16 @@ class Sandbox:
         """The pipeline step's next `times` attempts (all of them when None) fail with this reason."""
         patches.PIPELINES.inject_failure(step_name, reason, times)
 
+    def slow_pipeline_steps(self, seconds: float) -> None:
+        """Processing and training steps last at least this long (real seconds), as training takes time."""
+        patches.PIPELINES.min_step_seconds = seconds
+
     def start_traffic(self, endpoint_name: str, per_minute: int = 600) -> None:
         """Requests reach the endpoint from now on; each variant's metrics feed the alarms."""
         self._traffic.append(patches.Traffic(ACCOUNT_ID, REGION, endpoint_name, per_minute).start())
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        return patches.create_client(service, REGION)
 
     # -------------------------------------------------------------- deploying the template
     def deploy_stack(self, project: str, **overrides: str) -> Stack:

@@ -46,7 +46,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,17 +165,67 @@ class _ThreadStdout(io.TextIOBase):
 _STDOUT: _ThreadStdout | None = None
 
 
+class _FunctionEnviron(MutableMapping[str, str]):
+    """os.environ as each thread sees it: the running function's variables over the process's own.
+
+    Lambda gives every function its own environment; in one process they would share os.environ.
+    Swapping os.environ for each run raced with threads reading it meanwhile (botocore iterates it
+    when it makes a client), so a function's variables live in its thread only.
+    """
+
+    def __init__(self, base: Any) -> None:
+        self._base = base
+        self._local = threading.local()
+
+    def overlay(self, variables: dict[str, str] | None) -> None:
+        self._local.variables = variables
+
+    def _variables(self) -> dict[str, str] | None:
+        return getattr(self._local, "variables", None)
+
+    def __getitem__(self, key: str) -> str:
+        variables = self._variables()
+        if variables is not None and key in variables:
+            return variables[key]
+        return str(self._base[key])
+
+    def __setitem__(self, key: str, value: str) -> None:
+        variables = self._variables()
+        if variables is not None:
+            variables[key] = value
+        else:
+            self._base[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        variables = self._variables()
+        if variables is not None and key in variables:
+            del variables[key]
+        else:
+            del self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        variables = self._variables() or {}
+        base = list(self._base)
+        return iter(base + [key for key in variables if key not in self._base])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+
 @contextlib.contextmanager
 def _function_environment(variables: dict[str, str]) -> Iterator[None]:
-    """os.environ is process-wide: functions take turns, each with its own variables."""
+    """Functions take turns (one at a time, as moto's Lambda would queue them), each with its variables."""
     with _ENV_LOCK:
-        saved = dict(os.environ)
-        os.environ.update(variables)
+        environ = os.environ
+        assert isinstance(environ, _FunctionEnviron), "patches.install() wraps os.environ"
+        environ.overlay(dict(variables))
         try:
             yield
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            environ.overlay(None)
 
 
 class _LambdaContext:
@@ -573,10 +623,15 @@ def _serving_variants(account: str, region: str, endpoint_name: str) -> list[tup
     return variants
 
 
-def _aws_client(service: str) -> Any:
+def create_client(service: str, region: str = "us-east-1") -> Any:
+    """A boto3 client for the sandbox's own use (outside any function)."""
     import boto3
 
-    return boto3.client(service, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return boto3.client(service, region_name=region)
+
+
+def _aws_client(service: str) -> Any:
+    return create_client(service)
 
 
 SERVED = serving.ServedModels(lambda: _aws_client("s3"))
@@ -1010,6 +1065,7 @@ def install() -> SandboxState:
         return STATE
     _STDOUT = _ThreadStdout(sys.stdout)
     sys.stdout = _STDOUT
+    os.environ = _FunctionEnviron(os.environ)  # noqa: B003 - wraps the environment, keeps all of it
     lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
     events_models.Rule.send_to_targets = _send_to_targets
     sagemaker_models.SageMakerModelBackend.update_model_package = _update_model_package

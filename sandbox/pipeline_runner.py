@@ -11,7 +11,10 @@ substitutions) and does what each step asks, for real:
   RegisterModel  CreateModelPackage with the resolved arguments;
   Fail        the execution ends Failed with the step's message as its reason.
 Each step and the execution emit SageMaker's status-change events and are listed by
-ListPipelineExecutionSteps. A scenario can make a step fail (`inject_failure`), once or always.
+ListPipelineExecutionSteps. A scenario can make a step fail (`inject_failure`), once or always,
+also over the AWS API: a JSON list [{"step": "Train", "reason": "...", "times": 1}] put at
+s3://sandbox-control/pipeline-failures.json is taken (and removed) before the next step starts.
+Processing and training steps last at least `min_step_seconds` (training takes time on SageMaker).
 A failed execution can be retried: steps that succeeded are not run again.
 """
 
@@ -28,6 +31,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +42,8 @@ CONTAINER_ROOT = "/opt/ml/"
 STEP_TIMEOUT_SECONDS = 600
 PIPELINE_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
 STEP_EVENT = "SageMaker Model Building Pipeline Execution Step Status Change"
+CONTROL_BUCKET = "sandbox-control"
+CONTROL_KEY = "pipeline-failures.json"
 
 Emit = Callable[[str, dict[str, Any], list[str]], None]
 
@@ -118,6 +124,7 @@ class LocalPipelines:
         self.executions: dict[str, Execution] = {}
         self.failures: dict[str, list[InjectedFailure]] = {}
         self.python = sys.executable
+        self.min_step_seconds = 0.0
 
     # -------------------------------------------------------------- scenario controls
     def inject_failure(self, step_name: str, reason: str, times: int | None = 1) -> None:
@@ -129,8 +136,21 @@ class LocalPipelines:
         with self._lock:
             self.executions.clear()
             self.failures.clear()
+        self.min_step_seconds = 0.0
+
+    def _take_control_requests(self) -> None:
+        """Failures asked for over the AWS API (sandbox only): moved from S3 into the runner, once."""
+        s3 = self._s3()
+        try:
+            body = s3.get_object(Bucket=CONTROL_BUCKET, Key=CONTROL_KEY)["Body"].read()
+        except Exception:
+            return
+        s3.delete_object(Bucket=CONTROL_BUCKET, Key=CONTROL_KEY)
+        for item in json.loads(body):
+            self.inject_failure(str(item["step"]), str(item["reason"]), item.get("times", 1))
 
     def _injected(self, step_name: str) -> str | None:
+        self._take_control_requests()
         with self._lock:
             for failure in self.failures.get(step_name, []):
                 if failure.remaining is None:
@@ -169,7 +189,7 @@ class LocalPipelines:
         detail: dict[str, Any] = {
             "pipelineExecutionDisplayName": execution.display_name,
             "currentPipelineExecutionStatus": execution.status,
-            "executionStartTime": execution.start_time,
+            "executionStartTime": _event_time(execution.start_time),
             "pipelineExecutionDescription": execution.description,
             "pipelineArn": execution.pipeline_arn,
             "pipelineExecutionArn": execution.arn,
@@ -177,7 +197,7 @@ class LocalPipelines:
         if previous:
             detail["previousPipelineExecutionStatus"] = previous
         if execution.end_time:
-            detail["executionEndTime"] = execution.end_time
+            detail["executionEndTime"] = _event_time(execution.end_time)
         self._emit(PIPELINE_EVENT, detail, execution.resources)
 
     # -------------------------------------------------------------- steps
@@ -197,7 +217,10 @@ class LocalPipelines:
             runner = getattr(self, f"_run_{step_type.lower()}", None)
             if runner is None:
                 raise StepFailed(f"ClientError: step type {step_type} is not run by the local pipeline runner")
+            started = time.monotonic()
             runner(execution, step, record, resolver)
+            if step_type in ("Processing", "Training"):
+                time.sleep(max(0.0, self.min_step_seconds - (time.monotonic() - started)))
         except StepFailed as failure:
             if record.status == "Executing":  # (a condition has ended before its branch fails)
                 record.status, record.failure_reason = "Failed", str(failure)
@@ -211,7 +234,7 @@ class LocalPipelines:
     def _step_event(self, execution: Execution, record: StepRecord, previous: str | None) -> None:
         detail: dict[str, Any] = {
             "metadata": _event_metadata(record.metadata),
-            "stepStartTime": record.start_time,
+            "stepStartTime": _event_time(record.start_time),
             "stepName": record.name,
             "stepType": record.step_type,
             "currentStepStatus": record.status,
@@ -221,7 +244,7 @@ class LocalPipelines:
         if previous:
             detail["previousStepStatus"] = previous
         if record.end_time:
-            detail["stepEndTime"] = record.end_time
+            detail["stepEndTime"] = _event_time(record.end_time)
         if record.failure_reason:
             detail["failureReason"] = record.failure_reason
         self._emit(STEP_EVENT, detail, execution.resources)
@@ -346,10 +369,11 @@ class LocalPipelines:
 
     def _upload(self, local: str, uri: str) -> None:
         bucket, prefix = _split_s3(uri)
+        s3 = self._s3()
         for file in sorted(Path(local).rglob("*")):
             if file.is_file():
                 key = f"{prefix.rstrip('/')}/{file.relative_to(local).as_posix()}"
-                self._s3().put_object(Bucket=bucket, Key=key, Body=file.read_bytes())
+                s3.put_object(Bucket=bucket, Key=key, Body=file.read_bytes())
 
     def _execute(self, command: list[str], cwd: str, environment: dict[str, str]) -> None:
         env = {**os.environ, **{k: str(v) for k, v in environment.items()}, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -523,6 +547,11 @@ def _tar_gz(directory: Path) -> bytes:
             if file.is_file():
                 archive.add(file, file.relative_to(directory).as_posix())
     return buffer.getvalue()
+
+
+def _event_time(moment: datetime) -> str:
+    """Event times to the millisecond: the sandbox's runs can end twice within a second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _event_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -90,5 +90,5 @@ def churn(sandbox: Sandbox) -> SandboxWorld:
 
 @pytest.fixture
 def watched_churn(sandbox: Sandbox) -> SandboxWorld:
-    """The same world with bakes of 1500 s (1.5 s here): long enough for a test to act during one."""
-    return seeded(sandbox, BakeSeconds="1500", RetentionSeconds="60", MinCandidateInvocations="0")
+    """The same world with bakes of 3000 s (3 s here): long enough for a test to act during one."""
+    return seeded(sandbox, BakeSeconds="3000", RetentionSeconds="60", MinCandidateInvocations="0")

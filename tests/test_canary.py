@@ -17,15 +17,15 @@ def ledger_item(churn: SandboxWorld, sk_prefix: str) -> list[dict[str, Any]]:
 
 
 def wait_for_bake(churn: SandboxWorld, percent: int, timeout: float = 30) -> dict[str, Any]:
-    """The bake at `percent`, caught in the first half of its 1.5 s (so enough of it is still ahead)."""
+    """The bake at `percent`, caught in the first half of its 3 s (so enough of it is still ahead)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for bake in ledger_item(churn, "BAKE"):
             started = datetime.fromisoformat(str(bake["started_at"]).replace("Z", "+00:00"))
-            fresh = (datetime.now(UTC) - started).total_seconds() < 0.75
+            fresh = (datetime.now(UTC) - started).total_seconds() < 1.5
             if bake.get("percent") == percent and not bake.get("completed_at") and fresh:
                 return bake
-        time.sleep(0.005)
+        time.sleep(0.05)  # (a tighter loop takes the interpreter from the workflows it waits for)
     raise AssertionError(f"no bake at {percent}%")
 
 

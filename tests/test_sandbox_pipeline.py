@@ -181,11 +181,13 @@ def test_the_retrain_workflow_trains_a_new_version(churn: SandboxWorld) -> None:
     churn.sandbox.settle(timeout=120)
 
     output = json.loads(sfn.describe_execution(executionArn=started["executionArn"])["output"])
-    execution = re.search(r"(arn:aws:sagemaker:\S+/execution/\w+)", output["Reason"])
-    assert execution, output
-    assert described(churn, execution.group(1))["PipelineExecutionStatus"] == "Succeeded"
-    generated = [v for v in versions(churn) if v.get("MetadataProperties", {}).get("GeneratedBy") == execution.group(1)]
+    [run] = churn.client("sagemaker").list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    assert described(churn, run["PipelineExecutionArn"])["PipelineExecutionStatus"] == "Succeeded"
+    generated = [
+        v for v in versions(churn) if v.get("MetadataProperties", {}).get("GeneratedBy") == run["PipelineExecutionArn"]
+    ]
     assert [v["ModelApprovalStatus"] for v in generated] == ["PendingManualApproval"]
+    assert output["ModelPackageArn"] == generated[0]["ModelPackageArn"]
 
 
 def test_the_endpoint_answers_with_the_live_models_predictions(churn: SandboxWorld) -> None:

@@ -1,4 +1,5 @@
-"""A project alarm changed state -> record it; a canary guard going to ALARM aborts the running canary."""
+"""A project alarm changed state -> record it; a canary guard going to ALARM aborts the running canary;
+a drift alarm going to ALARM starts the retrain workflow (or joins the running one, or is held back)."""
 
 import boto3
 
@@ -7,6 +8,7 @@ from mlops.events import AlarmEvent
 from mlops.handling import lambda_handler
 from mlops.ledger import Ledger
 from mlops.reactions import Reaction
+from mlops.retrains import RetrainGate, policy_from_env
 from mlops.settings import Settings
 
 dynamodb = boto3.client("dynamodb")
@@ -15,7 +17,9 @@ sfn = boto3.client("stepfunctions")
 
 
 def react(alarm: AlarmEvent, settings: Settings) -> Reaction:
-    return react_to_alarm(alarm.detail, alarm.id, settings, Ledger(dynamodb, settings.ledger_table_name), sfn)
+    gate = RetrainGate(dynamodb, settings.ledger_table_name, settings.project_name, policy_from_env())
+    ledger = Ledger(dynamodb, settings.ledger_table_name)
+    return react_to_alarm(alarm.detail, alarm.id, settings, ledger, sfn, gate)
 
 
 handler = lambda_handler(AlarmEvent, react, sqs=sqs)

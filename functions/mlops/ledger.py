@@ -64,6 +64,18 @@ class Ledger:
         ).get("Item")
         return {name: _plain(value) for name, value in item.items()} if item else None
 
+    def annotate(self, pk: str, sk: str, **fields: object) -> None:
+        """Add fields to an existing entry (or create it with just these)."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": _attribute(value) for i, value in enumerate(fields.values())}
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
     def mark_completed(self, pk: str, sk: str, token: str, outcome: str) -> bool:
         """Mark a waiting entry completed, once: True for the caller that did it."""
         try:

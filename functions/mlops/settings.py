@@ -27,6 +27,8 @@ class Settings:
     rejected_events_queue_url: str
     deploy_state_machine_arn: str = ""
     rollback_state_machine_arn: str = ""
+    retrain_state_machine_arn: str = ""
+    notification_topic_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,4 +41,6 @@ class Settings:
             rejected_events_queue_url=_require("REJECTED_EVENTS_QUEUE_URL"),
             deploy_state_machine_arn=os.environ.get("DEPLOY_STATE_MACHINE_ARN", ""),
             rollback_state_machine_arn=os.environ.get("ROLLBACK_STATE_MACHINE_ARN", ""),
+            retrain_state_machine_arn=os.environ.get("RETRAIN_STATE_MACHINE_ARN", ""),
+            notification_topic_arn=os.environ.get("NOTIFICATION_TOPIC_ARN", ""),
         )

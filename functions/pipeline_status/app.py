@@ -1,4 +1,5 @@
-"""A pipeline execution of this project changed status -> record it."""
+"""A pipeline execution of this project changed status -> record it; an end tells the retrain waiting for
+it, or, for a run started elsewhere that failed, the people on the notification topic."""
 
 import boto3
 
@@ -11,10 +12,14 @@ from mlops.settings import Settings
 
 dynamodb = boto3.client("dynamodb")
 sqs = boto3.client("sqs")
+sagemaker = boto3.client("sagemaker")
+sfn = boto3.client("stepfunctions")
+sns = boto3.client("sns")
 
 
 def react(change: PipelineExecutionEvent, settings: Settings) -> Reaction:
-    return react_to_pipeline_status(change.detail, change.id, settings, Ledger(dynamodb, settings.ledger_table_name))
+    ledger = Ledger(dynamodb, settings.ledger_table_name)
+    return react_to_pipeline_status(change.detail, change.id, settings, ledger, sagemaker, sfn, sns)
 
 
 handler = lambda_handler(PipelineExecutionEvent, react, sqs=sqs)

@@ -1,0 +1,84 @@
+"""The retrain workflow's steps that need code. The workflow names the step in "Action":
+admit (input checks, the retrain gate, the newest data), await (keep the task token for this attempt),
+assess (what the finished run means), release (end the retrain: the cooldown starts)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+
+from mlops.deployments import automation_marker
+from mlops.ledger import Ledger
+from mlops.pipelines import await_run
+from mlops.retraining import RetrainConfig, admit, assess
+from mlops.retrains import RetrainGate, policy_from_env
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+sagemaker = boto3.client("sagemaker")
+dynamodb = boto3.client("dynamodb")
+sfn = boto3.client("stepfunctions")
+s3 = boto3.client("s3")
+
+
+class UnknownAction(ValueError):
+    """The workflow asked for an action this function does not have."""
+
+
+def gate(settings: Settings) -> RetrainGate:
+    return RetrainGate(dynamodb, settings.ledger_table_name, settings.project_name, policy_from_env())
+
+
+def admit_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    return admit(
+        event.get("Request"),
+        str(event["ExecutionName"]),
+        RetrainConfig.from_env(),
+        gate(settings),
+        ledger,
+        sagemaker=sagemaker,
+        s3=s3,
+    )
+
+
+def await_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    return await_run(
+        str(event["PipelineExecutionArn"]),
+        int(event["Attempt"]),
+        str(event["TaskToken"]),
+        str(event["ExecutionArn"]),
+        ledger,
+        sfn,
+    )
+
+
+def assess_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    marker = automation_marker(settings.project_name)
+    return assess(event["Run"], RetrainConfig.from_env(), ledger, sagemaker=sagemaker, s3=s3, marker=marker)
+
+
+def release_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    released = gate(settings).release(str(event["ExecutionName"]))
+    return {"Released": released}
+
+
+ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]] = {
+    "admit": admit_step,
+    "await": await_step,
+    "assess": assess_step,
+    "release": release_step,
+}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    action = ACTIONS.get(str(event.get("Action")))
+    if action is None:
+        raise UnknownAction(f"unknown action {event.get('Action')!r}; expected one of {sorted(ACTIONS)}")
+    settings = Settings.from_env()
+    result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
+    logger.info(f"{event['Action']}: {result}")
+    return result
