@@ -131,6 +131,9 @@ class Sandbox:
         """The pipeline step's next `times` attempts (all of them when None) fail with this reason."""
         patches.PIPELINES.inject_failure(step_name, reason, times)
 
+    def clear_pipeline_failures(self) -> None:
+        patches.PIPELINES.failures.clear()
+
     def slow_pipeline_steps(self, seconds: float) -> None:
         """Processing and training steps last at least this long (real seconds), as training takes time."""
         patches.PIPELINES.min_step_seconds = seconds

@@ -6,19 +6,27 @@
    during the first bake, all traffic goes back to the live variant, the previous configuration
    returns, version 3 is Rejected.
 3. The same approval arrives twice more (duplicates are normal on AWS), and a malformed event too.
-4. Retrain now: the retrain workflow starts the reference training pipeline, which runs for real
-   (preprocess, train, evaluate, accuracy gate, register) and leaves a new version pending approval;
-   with the accuracy threshold above what the model reaches, the quality gate fails the run.
+4. Drift: a drift alarm starts the retrain workflow (the alarm flapping meanwhile joins it); the
+   reference training pipeline runs for real (preprocess, train, evaluate, accuracy gate, register)
+   and a new version awaits approval, the team told with both versions' metrics side by side.
+5. A transient pipeline failure is retried to success; a permanent one is reported with its step and
+   reason; a threshold above what the model reaches fails the quality gate.
+6. With auto-approval on (a second project): drift -> retrain on newer data -> the better version is
+   approved -> the canary ships it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import time
+from collections.abc import Callable
 from typing import Any
 
-from .core import Sandbox, Stack
+from pipeline import dataset
+
+from .core import ALGORITHM_ERROR, CAPACITY_ERROR, Sandbox, Stack
 from .world import World, register_version, seed_world
 
 RULE = "-" * 78
@@ -115,41 +123,137 @@ def pipeline_steps(sandbox: Sandbox, execution_arn: str) -> list[str]:
     return lines
 
 
-def retrain(sandbox: Sandbox, stack: Stack) -> None:
-    sagemaker = sandbox.client("sagemaker")
+def inbox(sandbox: Sandbox, stack: Stack) -> Callable[[], list[dict[str, Any]]]:
+    """An SQS queue subscribed to the notification topic: what the team's tooling would read."""
+    sqs, sns = sandbox.client("sqs"), sandbox.client("sns")
+    url = sqs.create_queue(QueueName=f"{stack.project}-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=stack.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn)
+
+    def read() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return read
+
+
+def create_drift_alarm(sandbox: Sandbox, stack: Stack) -> str:
+    name = f"{stack.project}-drift-feature-psi"
+    sandbox.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="MLOpsAutomation/Drift",
+        MetricName="PopulationStabilityIndex",
+        Dimensions=[{"Name": "EndpointName", "Value": stack.endpoint_name}],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0.2,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    return name
+
+
+def set_alarm(sandbox: Sandbox, name: str, state: str, reason: str) -> None:
+    sandbox.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
+def retrain_runs(sandbox: Sandbox, stack: Stack) -> list[dict[str, Any]]:
     sfn = sandbox.client("stepfunctions")
-    started = sfn.start_execution(
-        stateMachineArn=stack.outputs["RetrainStateMachineArn"],
-        input=json.dumps({"Reason": "new customer data", "RequestedBy": "demo"}),
-    )
+    listed = sfn.list_executions(stateMachineArn=stack.outputs["RetrainStateMachineArn"])["executions"]
+    return [sfn.describe_execution(executionArn=e["executionArn"]) for e in reversed(listed)]
+
+
+def retrain_by_hand(sandbox: Sandbox, stack: Stack, request: dict[str, Any]) -> dict[str, Any]:
+    sfn = sandbox.client("stepfunctions")
+    started = sfn.start_execution(stateMachineArn=stack.outputs["RetrainStateMachineArn"], input=json.dumps(request))
     sandbox.settle(timeout=180)
-    output = json.loads(sfn.describe_execution(executionArn=started["executionArn"])["output"])
-    say(f"    retrain workflow: {output['Reason']}")
-    run = sagemaker.list_pipeline_executions(PipelineName=stack.parameters["PipelineName"])
-    execution_arn = run["PipelineExecutionSummaries"][0]["PipelineExecutionArn"]
-    for line in pipeline_steps(sandbox, execution_arn):
+    return dict(sfn.describe_execution(executionArn=started["executionArn"]))
+
+
+def ended(execution: dict[str, Any]) -> str:
+    if execution["status"] == "SUCCEEDED":
+        result = json.loads(execution["output"])
+        return f"{result['Status']}: {result['Reason']}"
+    return f"{execution.get('error')}: {execution.get('cause')}"
+
+
+def latest_pipeline_run(sandbox: Sandbox, stack: Stack) -> str:
+    runs = sandbox.client("sagemaker").list_pipeline_executions(PipelineName=stack.parameters["PipelineName"])
+    return str(runs["PipelineExecutionSummaries"][-1]["PipelineExecutionArn"])
+
+
+def retrain_on_drift(sandbox: Sandbox, stack: Stack, read: Callable[[], list[dict[str, Any]]]) -> None:
+    alarm = create_drift_alarm(sandbox, stack)
+    sandbox.slow_pipeline_steps(0.5)  # training takes time: the alarm flaps meanwhile
+    say(f"    {alarm}: ALARM -> OK -> ALARM while the retrain runs")
+    for state in ("ALARM", "OK", "ALARM"):
+        set_alarm(sandbox, alarm, state, f"PSI of tenure_months {'0.31' if state == 'ALARM' else '0.05'}")
+        time.sleep(0.3)
+    sandbox.settle(timeout=180)
+    sandbox.slow_pipeline_steps(0)
+    [run] = retrain_runs(sandbox, stack)
+    joined = [e for e in ledger_of(sandbox, stack, f"RETRAIN#{run['name']}") if e["sk"].startswith("JOINED#")]
+    say(f"    retrain workflows started: 1 ({run['name']}); alarms joined to it: {len(joined)}")
+    for line in pipeline_steps(sandbox, latest_pipeline_run(sandbox, stack)):
         say(f"    {line}")
-    packages = sagemaker.list_model_packages(
-        ModelPackageGroupName=stack.model_package_group, SortBy="CreationTime", SortOrder="Descending"
-    )["ModelPackageSummaryList"]
-    newest = sagemaker.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])
-    bucket, _, key = newest["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].removeprefix("s3://").partition("/")
-    metrics = json.loads(sandbox.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    accuracy = metrics["binary_classification_metrics"]["accuracy"]["value"]
-    say(
-        f"    registry: {version_label(newest['ModelPackageArn'])} {newest['ModelApprovalStatus']}, "
-        f"accuracy {accuracy:.3f} on the test set, generated by {newest['MetadataProperties']['GeneratedBy'][-12:]}"
+    say(f"    retrain: {ended(run)}")
+    for message in read():
+        say(f"    notified ({message['Subject']}):")
+        for part in message["Message"].split(" | "):
+            for line in textwrap.wrap(part, 100, subsequent_indent="  "):
+                say(f"      {line}")
+
+
+def ledger_of(sandbox: Sandbox, stack: Stack, pk: str) -> list[dict[str, Any]]:
+    items = sandbox.client("dynamodb").query(
+        TableName=stack.ledger_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+    )["Items"]
+    return [{key: next(iter(value.values())) for key, value in item.items()} for item in items]
+
+
+def retrain_failures(sandbox: Sandbox, stack: Stack) -> None:
+    sandbox.fail_pipeline_step("Train", CAPACITY_ERROR, times=1)
+    say(f"    next Train step fails once: {CAPACITY_ERROR[:60]}...")
+    run = retrain_by_hand(sandbox, stack, {"Reason": "new labels", "RequestedBy": "demo"})
+    steps = sandbox.client("sagemaker").list_pipeline_execution_steps(
+        PipelineExecutionArn=latest_pipeline_run(sandbox, stack)
+    )["PipelineExecutionSteps"]
+    attempts = max(s["AttemptCount"] for s in steps if s["StepName"] == "Train")
+    say(f"    retried (RetryPipelineExecution), Train attempts: {attempts} -> {ended(run)}")
+    sandbox.fail_pipeline_step("Evaluate", ALGORITHM_ERROR, times=None)
+    say(f"    every Evaluate step fails: {ALGORITHM_ERROR}")
+    run = retrain_by_hand(sandbox, stack, {"Reason": "new labels, again", "RequestedBy": "demo"})
+    say(f"    not retried -> {ended(run)}")
+    sandbox.clear_pipeline_failures()
+    run = retrain_by_hand(
+        sandbox,
+        stack,
+        {"Reason": "stricter bar", "RequestedBy": "demo", "PipelineParameters": {"AccuracyThreshold": 0.95}},
     )
-    say("    the same pipeline with AccuracyThreshold=0.95 (above what the model reaches):")
-    failed = sagemaker.start_pipeline_execution(
-        PipelineName=stack.parameters["PipelineName"],
-        PipelineParameters=[{"Name": "AccuracyThreshold", "Value": "0.95"}],
-    )["PipelineExecutionArn"]
+    say(f"    AccuracyThreshold 0.95 -> {ended(run)}")
+
+
+def auto_approval_chain(sandbox: Sandbox) -> None:
+    stack = sandbox.deploy_stack("churnauto", AutoApprove="true", AutoApproveMargin="0.01")
+    world = seed_world(sandbox, stack)
+    say(f"    stack churnauto (AutoApprove=true, margin 0.01): {stack.endpoint_name} = {serving(sandbox, stack)}")
+    sandbox.start_traffic(stack.endpoint_name, per_minute=600)
+    bucket = stack.outputs["ArtifactBucketName"]
+    newer = dataset.to_csv(dataset.generate(rows=3000, seed=11, shift=1.0))
+    sandbox.client("s3").put_object(Bucket=bucket, Key="pipeline/data/churn-2026-11-27.csv", Body=newer.encode())
+    say(f"    newer data: s3://{bucket}/pipeline/data/churn-2026-11-27.csv (the customer base has shifted)")
+    alarm = create_drift_alarm(sandbox, stack)
+    set_alarm(sandbox, alarm, "ALARM", "PSI of contract 0.42")
     sandbox.settle(timeout=180)
-    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=failed)
-    say(f"    {described['PipelineExecutionStatus']}: {described['FailureReason']}")
-    after = sagemaker.list_model_packages(ModelPackageGroupName=stack.model_package_group)["ModelPackageSummaryList"]
-    say(f"    registry: {len(after)} versions, none added")
+    [run] = retrain_runs(sandbox, stack)
+    say(f"    retrain: {ended(run)}"[:220])
+    deploys = sandbox.client("stepfunctions").list_executions(stateMachineArn=stack.deploy_state_machine_arn)
+    latest = deploys["executions"][0]
+    say(f"    deploy {latest['name']}: {outcome(sandbox, latest)}")
+    say(f"    {stack.endpoint_name} = {serving(sandbox, stack)} (was {version_label(world.live_version_arn)})")
 
 
 def run() -> int:
@@ -257,8 +361,15 @@ def run() -> int:
         ):
             say(f"    rejected-events queue: {json.loads(message['Body'])['reason']}")
 
-        step(8, "Retrain now: the retrain workflow runs the training pipeline, for real")
-        retrain(sandbox, stack)
+        step(8, "Drift: the drift alarm starts a retrain; the pipeline runs for real; a version awaits approval")
+        read = inbox(sandbox, stack)
+        retrain_on_drift(sandbox, stack, read)
+
+        step(9, "Retrains that fail: a transient failure retried, a permanent one reported, a quality gate missed")
+        retrain_failures(sandbox, stack)
+
+        step(10, "Auto-approval on: drift -> retrain on newer data -> registered -> approved -> canary -> promoted")
+        auto_approval_chain(sandbox)
 
     say()
     say(RULE)

@@ -8,6 +8,11 @@ Time runs 1000x faster than on AWS, except each canary bake, which lasts SANDBOX
 seconds (default 5) so that a person can watch the weights move and set a guard alarm meanwhile.
 Requests reach the endpoint (SANDBOX_TRAFFIC_PER_MINUTE, default 600) and feed the guard alarms; the
 versions listed in SANDBOX_FAULTY_VERSIONS (e.g. "3") answer half of them with 5XX errors.
+
+The training pipeline runs for real; its processing and training steps last at least
+SANDBOX_PIPELINE_STEP_SECONDS (default 2), so a retrain takes a few seconds. Drift alarms respect a
+cooldown of SANDBOX_RETRAIN_COOLDOWN_SECONDS (default 60) after each retrain. A pipeline step fails on
+request: put [{"step": "Train", "reason": "...", "times": 1}] at s3://sandbox-control/pipeline-failures.json.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import threading
 
 from moto.server import ThreadedMotoServer
 
-from .core import REGION, Sandbox
+from .core import CAPACITY_ERROR, REGION, Sandbox
+from .pipeline_runner import CONTROL_BUCKET, CONTROL_KEY
 from .world import register_version, seed_world
 
 DEFAULT_PORT = 4599
@@ -31,7 +37,27 @@ def main() -> int:
     project = os.environ.get("SANDBOX_PROJECT", "churn")
     sandbox = Sandbox().start()
     bake_seconds = float(os.environ.get("SANDBOX_BAKE_SECONDS", "5"))
-    stack = sandbox.deploy_stack(project, BakeSeconds=str(max(60, round(bake_seconds / sandbox.time_scale))))
+    cooldown = os.environ.get("SANDBOX_RETRAIN_COOLDOWN_SECONDS", "60")
+    stack = sandbox.deploy_stack(
+        project,
+        BakeSeconds=str(max(60, round(bake_seconds / sandbox.time_scale))),
+        RetrainCooldownSeconds=cooldown,
+    )
+    sandbox.slow_pipeline_steps(float(os.environ.get("SANDBOX_PIPELINE_STEP_SECONDS", "2")))
+    sandbox.client("s3").create_bucket(Bucket=CONTROL_BUCKET)
+    drift_alarm = f"{project}-drift-feature-psi"
+    sandbox.client("cloudwatch").put_metric_alarm(
+        AlarmName=drift_alarm,
+        AlarmDescription="Drift of the live traffic from the training baseline (set by hand in the sandbox)",
+        Namespace="MLOpsAutomation/Drift",
+        MetricName="PopulationStabilityIndex",
+        Dimensions=[{"Name": "EndpointName", "Value": stack.endpoint_name}],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0.2,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     world = seed_world(sandbox, stack)
     another = register_version(sandbox, stack, 3, "PendingManualApproval")
     sandbox.settle()
@@ -71,6 +97,20 @@ Start a workflow by hand:
   {aws} stepfunctions start-execution --state-machine-arn {stack.outputs["RollbackStateMachineArn"]} --input file://events/statemachines/rollback.json
 Reject the live version (rolls back to the previous one):
   {aws} sagemaker update-model-package --model-package-arn <live version ARN> --model-approval-status Rejected
+Drift: the alarm going to ALARM starts the retrain workflow (pipeline run, new version pending approval):
+  {aws} cloudwatch set-alarm-state --alarm-name {drift_alarm} --state-value ALARM --state-reason "PSI 0.31"
+  {aws} stepfunctions list-executions --state-machine-arn {stack.outputs["RetrainStateMachineArn"]}
+  {aws} sagemaker list-pipeline-executions --pipeline-name {stack.parameters["PipelineName"]}
+Retrain by hand (cooldown {cooldown} s applies to alarms only):
+  {aws} stepfunctions start-execution --state-machine-arn {stack.outputs["RetrainStateMachineArn"]} --input file://events/statemachines/retrain.json
+Read the notifications: subscribe a queue to {stack.outputs["NotificationTopicArn"]}
+  {aws} sqs create-queue --queue-name inbox
+  {aws} sns subscribe --topic-arn {stack.outputs["NotificationTopicArn"]} --protocol sqs \\
+      --notification-endpoint arn:aws:sqs:{REGION}:123456789012:inbox
+  {aws} sqs receive-message --queue-url {url}/123456789012/inbox --max-number-of-messages 10
+Make the next pipeline run's Train step fail once, transiently (sandbox only):
+  echo '[{{"step": "Train", "reason": "{CAPACITY_ERROR}", "times": 1}}]' > failures.json
+  {aws} s3api put-object --bucket {CONTROL_BUCKET} --key {CONTROL_KEY} --body failures.json
 Deliver an event to the rules (sandbox only: AWS refuses aws.* sources in PutEvents):
   {aws} events put-events --entries file://<entries.json>
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -69,4 +70,5 @@ def to_cloudformation(sam_template: dict[str, Any], parameters: dict[str, str], 
         uri = resource["Properties"].pop("DefinitionUri")
         resource["Properties"]["Definition"] = json.loads((ROOT / uri).read_text())
     os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the translator looks up partitions by region
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # (its own usage metrics, unpublished offline)
     return transform(template, parameters, _OfflinePolicyLoader())

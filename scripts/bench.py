@@ -33,8 +33,8 @@ FUNCTIONS = {
         "approval/approved.json",
         ["sagemaker:describe_model_package", "sfn:start_execution", "dynamodb:put_item"],
     ),
-    "AlarmFunction": ("alarm.app", "alarm/drift-alarm.json", ["dynamodb:put_item"]),
-    "PipelineStatusFunction": ("pipeline_status.app", "pipeline_status/failed.json", ["dynamodb:put_item"]),
+    "AlarmFunction": ("alarm.app", "alarm/canary-guard-back-to-ok.json", ["dynamodb:put_item"]),
+    "PipelineStatusFunction": ("pipeline_status.app", "pipeline_status/executing.json", ["dynamodb:put_item"]),
     "EndpointStatusFunction": (
         "endpoint_status.app",
         "endpoint_status/in-service.json",
@@ -46,6 +46,7 @@ FUNCTIONS = {
         "endpoint_update/update.json",
         ["dynamodb:put_item", "sagemaker:update_endpoint"],
     ),
+    "RetrainFunction": ("retrain.app", "retrain/release.json", ["dynamodb:get_item"]),
 }
 
 COLD_START = """
@@ -83,7 +84,9 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
     aws_request_id = "bench"
 result = app.handler(json.load(open({event!r})), Context())
-assert result.get("action") in ("started", "recorded") or result.get("requested") or result.get("Lock"), result
+assert result.get("action") in ("started", "recorded") or result.get("requested") or result.get("Lock") or (
+    "Released" in result
+), result
 """
 
 

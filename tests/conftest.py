@@ -22,12 +22,15 @@ def load_event(relative: str) -> dict[str, Any]:
 
 
 def expected_action(function: str, event_file: Path) -> str:
-    """events/ naming: ignored-* are ignored, malformed-* rejected, the others acted on."""
+    """events/ naming: ignored-* are ignored, malformed-* rejected, the others acted on (an approval or a
+    drift alarm starts a workflow)."""
     if event_file.name.startswith("ignored-"):
         return "ignored"
     if event_file.name.startswith("malformed-"):
         return "rejected"
-    return "started" if function == "approval" else "recorded"
+    if function == "approval" or (function == "alarm" and event_file.name.startswith("drift-")):
+        return "started"
+    return "recorded"
 
 
 class SandboxWorld:

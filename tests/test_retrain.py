@@ -107,8 +107,8 @@ def test_a_drift_alarm_retrains_and_a_new_version_waits_for_approval_with_the_co
     assert new["ModelApprovalStatus"] == "PendingManualApproval"
     [message] = [m for m in read() if "retrain Registered" in m.get("Subject", "")]
     text = message["Message"]
-    assert "vs live version 1" in text and "accuracy (higher is better)" in text
-    assert "candidate  0.8911 | live  0.8911" in text  # both versions' figures, side by side
+    assert "vs live version 1" in text and "accuracy is the key metric (higher is better)" in text
+    assert "accuracy 0.8911 (live 0.8911, +0.0000); auc 0.9575 (live 0.9575" in text  # side by side
     assert f"--model-package-arn {new['ModelPackageArn']} --model-approval-status Approved" in text
     assert f"alarm {DRIFT_ALARM}" in text
 

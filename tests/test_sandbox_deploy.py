@@ -193,14 +193,14 @@ def test_manual_rollback_restores_the_previous_version(churn: SandboxWorld) -> N
     assert live["previous_model_package_arn"] == churn.world.pending_version_arn
 
 
-def test_retrain_now_starts_the_pipeline_once_and_records_it(churn: SandboxWorld) -> None:
+def test_retrain_now_runs_the_pipeline_once_and_records_it(churn: SandboxWorld) -> None:
     sfn = churn.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=churn.stack.outputs["RetrainStateMachineArn"],
         name="retrain-now",
         input=json.dumps(load_event("statemachines/retrain.json")),
     )
-    churn.sandbox.settle()
+    churn.sandbox.settle(timeout=120)
 
     result = sfn.describe_execution(executionArn=execution["executionArn"])
     assert result["status"] == "SUCCEEDED", result.get("cause")
@@ -210,7 +210,12 @@ def test_retrain_now_starts_the_pipeline_once_and_records_it(churn: SandboxWorld
     assert len(runs) == 1
     [record] = [e for e in churn.ledger(f"PROJECT#{churn.stack.project}") if e["sk"].startswith("RETRAIN#")]
     assert record["reason"] == "new labelled data arrived"
-    assert record["outcome"] == "Started"
+    assert record["requested_by"] == "jane@example.com"
+    assert record["outcome"] == "Registered"
+    parameters = churn.client("sagemaker").list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=runs[0]["PipelineExecutionArn"]
+    )["PipelineParameters"]
+    assert {"Name": "AccuracyThreshold", "Value": "0.85"} in parameters  # the manual input's parameters
 
 
 def test_wait_states_run_on_compressed_time(churn: SandboxWorld) -> None:

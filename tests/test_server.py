@@ -281,3 +281,127 @@ def test_publish_uploads_what_the_definition_refers_to(server_url: str) -> None:
     assert f"s3://{bucket}/pipeline/code/train.py" in written
     archive = aws(server_url, "s3api", "head-object", "--bucket", bucket, "--key", "pipeline/code/sourcedir.tar.gz")
     assert archive["ContentLength"] > 1000
+
+
+RETRAIN = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-retrain"
+CONTROL = ("sandbox-control", "pipeline-failures.json")
+
+
+def retrain_runs(url: str) -> list[dict[str, Any]]:
+    return list(aws(url, "stepfunctions", "list-executions", "--state-machine-arn", RETRAIN)["executions"])
+
+
+def finished_retrain(url: str, arn: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        described = aws(url, "stepfunctions", "describe-execution", "--execution-arn", arn)
+        return described if described["status"] != "RUNNING" else None
+
+    return dict(wait_for(done, timeout=120))
+
+
+@pytest.fixture(scope="module")
+def inbox(server_url: str) -> Any:
+    """A queue subscribed to the notification topic, read with the AWS CLI."""
+    url = aws(server_url, "sqs", "create-queue", "--queue-name", "inbox")["QueueUrl"]
+    topic = "arn:aws:sns:us-east-1:123456789012:churn-notifications"
+    queue = "arn:aws:sqs:us-east-1:123456789012:inbox"
+    aws(server_url, "sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs", "--notification-endpoint", queue)
+
+    def read(subject: str) -> list[str]:
+        found = []
+        for _ in range(5):
+            received = aws(server_url, "sqs", "receive-message", "--queue-url", url, "--max-number-of-messages", "10")
+            for message in (received or {}).get("Messages", []):
+                body = json.loads(message["Body"])
+                if subject in body.get("Subject", ""):
+                    found.append(body["Message"])
+            if found:
+                return found
+            time.sleep(0.2)
+        return found
+
+    return read
+
+
+def fail_next_step(url: str, tmp_path: Path, step: str, reason: str, times: int | None) -> None:
+    (tmp_path / "failures.json").write_text(json.dumps([{"step": step, "reason": reason, "times": times}]))
+    aws(
+        url,
+        "s3api",
+        "put-object",
+        "--bucket",
+        CONTROL[0],
+        "--key",
+        CONTROL[1],
+        "--body",
+        str(tmp_path / "failures.json"),
+    )
+
+
+def test_a_flapping_drift_alarm_during_a_retrain_starts_one_retrain(server_url: str, inbox: Any) -> None:
+    before = {run["executionArn"] for run in retrain_runs(server_url)}
+
+    for state in ("ALARM", "OK", "ALARM", "OK", "ALARM"):
+        aws(
+            server_url,
+            *("cloudwatch", "set-alarm-state", "--alarm-name", "churn-drift-feature-psi"),
+            *("--state-value", state, "--state-reason", f"PSI test {state}"),
+        )
+
+    started = wait_for(lambda: [run for run in retrain_runs(server_url) if run["executionArn"] not in before])
+    run = finished_retrain(server_url, started[0]["executionArn"])
+    assert run["status"] == "SUCCEEDED", run.get("cause")
+    assert len([r for r in retrain_runs(server_url) if r["executionArn"] not in before]) == 1
+    outcome = json.loads(run["output"])
+    package = aws(server_url, "sagemaker", "describe-model-package", "--model-package-name", outcome["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    generated_by = package["MetadataProperties"]["GeneratedBy"]
+    described = aws(server_url, "sagemaker", "describe-pipeline-execution", "--pipeline-execution-arn", generated_by)
+    assert described["PipelineExecutionDisplayName"].startswith("churn-retrain-drift-churn-drift-feature-psi-")
+    [message] = inbox("retrain Registered")
+    assert re.search(r"accuracy 0\.\d{4} \(live 0\.\d{4}, [+-]0\.\d{4}\)", message), message
+    assert "vs live version" in message and outcome["ModelPackageArn"] in message
+
+
+def test_a_transient_pipeline_failure_is_retried_to_success(server_url: str, tmp_path: Path) -> None:
+    fail_next_step(
+        server_url, tmp_path, "Train", "CapacityError: Unable to provision requested ML compute capacity.", 1
+    )
+    started = aws(
+        server_url,
+        *("stepfunctions", "start-execution", "--state-machine-arn", RETRAIN),
+        *("--input", "file://events/statemachines/retrain.json"),
+    )
+    run = finished_retrain(server_url, started["executionArn"])
+
+    assert run["status"] == "SUCCEEDED", run.get("cause")
+    package = aws(
+        server_url,
+        "sagemaker",
+        "describe-model-package",
+        "--model-package-name",
+        json.loads(run["output"])["ModelPackageArn"],
+    )
+    steps = aws(
+        server_url,
+        *("sagemaker", "list-pipeline-execution-steps", "--pipeline-execution-arn"),
+        package["MetadataProperties"]["GeneratedBy"],
+    )["PipelineExecutionSteps"]
+    assert max(s["AttemptCount"] for s in steps if s["StepName"] == "Train") == 2
+
+
+def test_a_permanent_pipeline_failure_is_reported_with_its_step_and_reason(
+    server_url: str, tmp_path: Path, inbox: Any
+) -> None:
+    reason = "AlgorithmError: ValueError: Input contains NaN"
+    fail_next_step(server_url, tmp_path, "Evaluate", reason, None)
+    started = aws(
+        server_url,
+        *("stepfunctions", "start-execution", "--state-machine-arn", RETRAIN),
+        *("--input", json.dumps({"Reason": "permanent failure test"})),
+    )
+    run = finished_retrain(server_url, started["executionArn"])
+
+    assert (run["status"], run["error"]) == ("FAILED", "Failed")
+    [message] = inbox("retrain Failed")
+    assert f"at step Evaluate: {reason}" in message

@@ -136,7 +136,12 @@ def react_to_pipeline_status(
     short = arn.rsplit("/", 1)[-1]
     if status not in ENDED or sagemaker is None:
         return Reaction("recorded", f"pipeline execution {short} is {status}")
-    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    try:
+        described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    except sagemaker.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("ResourceNotFound", "ValidationException"):
+            raise
+        return Reaction("recorded", f"pipeline execution {short} is {status}; SageMaker does not know it")
     if described.get("PipelineExecutionStatus") != status:
         now = described.get("PipelineExecutionStatus")
         return Reaction("recorded", f"pipeline execution {short}: event says {status}, it is {now} (stale event)")

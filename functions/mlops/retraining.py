@@ -231,10 +231,10 @@ def assess(
     version = candidate_arn.rsplit("/", 1)[-1]
     live_version = live_arn.rsplit("/", 1)[-1] if live_arn else "none"
     direction = "higher" if config.higher_is_better else "lower"
-    table = " | ".join(side_by_side(candidate_metrics, live_metrics, config.key_metric))
+    table = "; ".join(side_by_side(candidate_metrics, live_metrics, config.key_metric))
     summary = (
         f"version {version} (run {short}) vs live version {live_version}, "
-        f"{config.key_metric} ({direction} is better): {table}"
+        f"{config.key_metric} is the key metric ({direction} is better): {table}"
     )
     status_now = str(package.get("ModelApprovalStatus"))
     if config.auto_approve and comparison.beats_live and status_now == "PendingManualApproval":

@@ -242,7 +242,7 @@ def metric_values(evaluation: dict[str, Any]) -> dict[str, float]:
 
 
 def side_by_side(candidate: dict[str, float], live: dict[str, float], key: str) -> list[str]:
-    """One line per metric, the key metric first: candidate | live | difference."""
+    """One entry per metric, the key metric first: "accuracy 0.9356 (live 0.8911, +0.0445)"."""
     names = sorted(set(candidate) | set(live), key=lambda name: (name != key, name))
 
     def shown(value: float | None) -> str:
@@ -251,6 +251,6 @@ def side_by_side(candidate: dict[str, float], live: dict[str, float], key: str) 
     lines = []
     for name in names:
         c, lv = candidate.get(name), live.get(name)
-        delta = f"{c - lv:+.4f}" if c is not None and lv is not None else ""
-        lines.append(f"{name:<10} candidate {shown(c):>7} | live {shown(lv):>7} {delta}".rstrip())
+        delta = f", {c - lv:+.4f}" if c is not None and lv is not None else ""
+        lines.append(f"{name} {shown(c)} (live {shown(lv)}{delta})")
     return lines
