@@ -172,10 +172,24 @@ def workflow_transitions() -> tuple[dict[str, int], dict[str, float]]:
         names = [s["stateEnteredEventDetails"]["name"] for s in states]
         alarm["transitions"] = names.index("RollBackTraffic") - names.index("Bake") + 1
 
-        for workflow, output in (("rollback", "RollbackStateMachineArn"), ("retrain", "RetrainStateMachineArn")):
-            run = sfn.start_execution(stateMachineArn=stack.outputs[output], name=f"bench-{workflow}", input="{}")
-            sandbox.settle()
-            counts[f"{workflow}: by hand"] = len(entered(sandbox, run["executionArn"]))
+        run = sfn.start_execution(stateMachineArn=stack.outputs["RollbackStateMachineArn"], input="{}")
+        sandbox.settle()
+        counts["rollback: by hand"] = len(entered(sandbox, run["executionArn"]))
+
+        def retrain(request: dict[str, object]) -> int:
+            started = sfn.start_execution(
+                stateMachineArn=stack.outputs["RetrainStateMachineArn"], input=json.dumps(request)
+            )
+            sandbox.settle(timeout=300)
+            return len(entered(sandbox, started["executionArn"]))
+
+        counts["retrain: new version registered (pipeline steps 0 s)"] = retrain({})
+        sandbox.slow_pipeline_steps(2.0)
+        counts["retrain: new version registered (pipeline steps 2 s)"] = retrain({})
+        sandbox.slow_pipeline_steps(0)
+        sandbox.fail_pipeline_step("Train", "CapacityError: bench", times=1)
+        counts["retrain: one transient failure retried, registered"] = retrain({})
+        counts["retrain: quality gate missed"] = retrain({"PipelineParameters": {"AccuracyThreshold": 0.99}})
     return counts, alarm
 
 

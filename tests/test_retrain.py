@@ -334,3 +334,17 @@ def test_a_stale_end_event_completes_nothing(churn: SandboxWorld) -> None:
     terminal = [e for e in after if str(e["sk"]).startswith("TERMINAL#")]
     assert [e["status"] for e in terminal] == ["Failed", "Succeeded"]  # the stale copy added no end
     assert len(after) == len(before) + 1  # only its STATUS entry
+
+
+def test_a_run_that_outlasts_the_timeout_ends_the_retrain_timed_out(sandbox: Sandbox) -> None:
+    churn = world(sandbox, RetrainCooldownSeconds="0", PipelineTimeoutSeconds="300")  # 0.3 s here
+    churn.sandbox.slow_pipeline_steps(1.0)
+
+    run = start_retrain(churn, {"Reason": "slow"})
+
+    assert (run["status"], run["error"]) == ("FAILED", "TimedOut")
+    assert "did not end within 300 s" in run["cause"]
+    gate = churn.client("dynamodb").get_item(
+        TableName=churn.stack.ledger_table, Key={"pk": {"S": "PROJECT#churn"}, "sk": {"S": "RETRAIN-GATE"}}
+    )["Item"]
+    assert "holder" not in gate or gate["holder"]["S"] == ""  # released: the next retrain may start

@@ -24,26 +24,26 @@ AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.w
 
 
 @pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    env = {**os.environ, "SANDBOX_PORT": "0", "SANDBOX_BAKE_SECONDS": "3", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.server"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "SANDBOX_PORT": "0",
+        "SANDBOX_BAKE_SECONDS": "3",
+        "SANDBOX_RETRAIN_COOLDOWN_SECONDS": "0",  # tests retrain one after the other
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("w") as output:  # a file, not a pipe: a pipe nobody reads fills and stalls the server
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.server"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 90
     url = None
-    while url is None and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        match = re.search(r"Sandbox listening on (http://127\.0\.0\.1:\d+)", line)
+    while url is None and time.monotonic() < deadline and process.poll() is None:
+        match = re.search(r"Sandbox listening on (http://127\.0\.0\.1:\d+)", log.read_text())
         url = match.group(1) if match else None
-    assert url, "the sandbox server did not start"
+        time.sleep(0.2)
+    assert url, f"the sandbox server did not start: {log.read_text()[-2000:]}"
     yield url
     process.terminate()
     process.wait(timeout=20)
@@ -341,17 +341,26 @@ def fail_next_step(url: str, tmp_path: Path, step: str, reason: str, times: int 
 def test_a_flapping_drift_alarm_during_a_retrain_starts_one_retrain(server_url: str, inbox: Any) -> None:
     before = {run["executionArn"] for run in retrain_runs(server_url)}
 
-    for state in ("ALARM", "OK", "ALARM", "OK", "ALARM"):
+    def set_drift(state: str) -> None:
         aws(
             server_url,
             *("cloudwatch", "set-alarm-state", "--alarm-name", "churn-drift-feature-psi"),
             *("--state-value", state, "--state-reason", f"PSI test {state}"),
         )
 
+    set_drift("ALARM")
     started = wait_for(lambda: [run for run in retrain_runs(server_url) if run["executionArn"] not in before])
+    for state in ("OK", "ALARM", "OK", "ALARM"):  # while the retrain runs (its pipeline steps take 2 s each)
+        set_drift(state)
     run = finished_retrain(server_url, started[0]["executionArn"])
     assert run["status"] == "SUCCEEDED", run.get("cause")
     assert len([r for r in retrain_runs(server_url) if r["executionArn"] not in before]) == 1
+    joined = aws(
+        server_url,
+        *("dynamodb", "query", "--table-name", "churn-ledger", "--key-condition-expression", "pk = :pk"),
+        *("--expression-attribute-values", json.dumps({":pk": {"S": f"RETRAIN#{started[0]['name']}"}})),
+    )["Items"]
+    assert len([item for item in joined if item["sk"]["S"].startswith("JOINED#")]) == 2
     outcome = json.loads(run["output"])
     package = aws(server_url, "sagemaker", "describe-model-package", "--model-package-name", outcome["ModelPackageArn"])
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
