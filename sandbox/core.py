@@ -72,6 +72,8 @@ def project_parameters(project: str, **overrides: str) -> dict[str, str]:
         "SageMakerExecutionRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/{project}-sagemaker-execution",
         # The analysis window is measured on the wall clock, which the sandbox compresses 1000x.
         "AnalysisIgnoreSeconds": "0",
+        # Every request is captured: the sandbox's traffic is small.
+        "DataCaptureSamplingPercentage": "100",
     }
     parameters.update(overrides)
     return parameters
@@ -101,6 +103,7 @@ class Sandbox:
         self.state.time_scale = self.time_scale
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
+        self.state.capturing = True
         return self
 
     def stop(self) -> None:
@@ -108,6 +111,8 @@ class Sandbox:
             traffic.stop()
         self._traffic.clear()
         self.settle(timeout=10, strict=False)
+        self.state.capturing = False
+        patches.CAPTURES.clear()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -130,6 +135,16 @@ class Sandbox:
     def fail_pipeline_step(self, step_name: str, reason: str = CAPACITY_ERROR, times: int | None = 1) -> None:
         """The pipeline step's next `times` attempts (all of them when None) fail with this reason."""
         patches.PIPELINES.inject_failure(step_name, reason, times)
+
+    def flush_data_capture(self) -> None:
+        """Write the endpoints' buffered capture lines to S3 now (they are, every second, anyway)."""
+        patches.CAPTURES.flush()
+
+    def run_drift_monitor(self, project: str) -> dict[str, Any]:
+        """What the schedule does: invoke <project>-drift-monitor (after flushing the data capture)."""
+        self.flush_data_capture()
+        response = self.client("lambda").invoke(FunctionName=f"{project}-drift-monitor", Payload=b"{}")
+        return dict(json.loads(response["Payload"].read()))
 
     def clear_pipeline_failures(self) -> None:
         patches.PIPELINES.failures.clear()

@@ -6,9 +6,11 @@
    during the first bake, all traffic goes back to the live variant, the previous configuration
    returns, version 3 is Rejected.
 3. The same approval arrives twice more (duplicates are normal on AWS), and a malformed event too.
-4. Drift: a drift alarm starts the retrain workflow (the alarm flapping meanwhile joins it); the
-   reference training pipeline runs for real (preprocess, train, evaluate, accuracy gate, register)
-   and a new version awaits approval, the team told with both versions' metrics side by side.
+4. Drift: traffic from a shifted population reaches the endpoint, is captured, and the drift monitor
+   measures it against the live version's baseline; the drift alarm starts the retrain workflow
+   (another drift alarm meanwhile joins it); the reference training pipeline runs for real
+   (preprocess, train, evaluate, accuracy gate, register) and a new version awaits approval, the
+   team told with both versions' metrics side by side.
 5. A transient pipeline failure is retried to success; a permanent one is reported with its step and
    reason; a threshold above what the model reaches fails the quality gate.
 6. With auto-approval on (a second project): drift -> retrain on newer data -> the better version is
@@ -137,22 +139,6 @@ def inbox(sandbox: Sandbox, stack: Stack) -> Callable[[], list[dict[str, Any]]]:
     return read
 
 
-def create_drift_alarm(sandbox: Sandbox, stack: Stack) -> str:
-    name = f"{stack.project}-drift-feature-psi"
-    sandbox.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        Namespace="MLOpsAutomation/Drift",
-        MetricName="PopulationStabilityIndex",
-        Dimensions=[{"Name": "EndpointName", "Value": stack.endpoint_name}],
-        Statistic="Maximum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0.2,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    return name
-
-
 def set_alarm(sandbox: Sandbox, name: str, state: str, reason: str) -> None:
     sandbox.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
@@ -182,13 +168,45 @@ def latest_pipeline_run(sandbox: Sandbox, stack: Stack) -> str:
     return str(runs["PipelineExecutionSummaries"][-1]["PipelineExecutionArn"])
 
 
+def send_customers(sandbox: Sandbox, stack: Stack, shift: float, customers: int = 1000) -> None:
+    runtime = sandbox.client("sagemaker-runtime")
+    rows = dataset.generate(rows=customers, seed=17, shift=shift)
+    for start in range(0, customers, 20):
+        body = dataset.to_csv(rows[start : start + 20], header=False, label=False)
+        runtime.invoke_endpoint(EndpointName=stack.endpoint_name, ContentType="text/csv", Body=body)
+
+
+def wait_for_alarm(sandbox: Sandbox, name: str, timeout: float = 10) -> str:
+    cloudwatch = sandbox.client("cloudwatch")
+    deadline = time.monotonic() + timeout
+    while True:
+        state = str(cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"])
+        if state == "ALARM" or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+def monitor(sandbox: Sandbox, stack: Stack, label: str) -> None:
+    summary = sandbox.run_drift_monitor(stack.project)
+    worst = max(summary["FeaturePSI"].items(), key=lambda item: item[1] or 0)
+    say(
+        f"    {label}: drift monitor read {summary['Records']} captured customers in {summary['Files']} files: "
+        f"drift score {summary['DriftScore']:.3f} (worst {worst[0]} PSI {worst[1]:.3f}, predictions "
+        f"{summary['PredictionPSI']:.3f})"
+    )
+
+
 def retrain_on_drift(sandbox: Sandbox, stack: Stack, read: Callable[[], list[dict[str, Any]]]) -> None:
-    alarm = create_drift_alarm(sandbox, stack)
-    sandbox.slow_pipeline_steps(0.5)  # training takes time: the alarm flaps meanwhile
-    say(f"    {alarm}: ALARM -> OK -> ALARM while the retrain runs")
-    for state in ("ALARM", "OK", "ALARM"):
-        set_alarm(sandbox, alarm, state, f"PSI of tenure_months {'0.31' if state == 'ALARM' else '0.05'}")
-        time.sleep(0.3)
+    send_customers(sandbox, stack, shift=0.0)
+    monitor(sandbox, stack, "1,000 customers like the training data")
+    send_customers(sandbox, stack, shift=1.0)
+    monitor(sandbox, stack, "1,000 customers of a shifted population")
+    alarm = f"{stack.project}-drift-score"
+    sandbox.slow_pipeline_steps(0.5)  # training takes time: another drift alarm fires meanwhile
+    say(f"    {alarm}: {wait_for_alarm(sandbox, alarm)} (threshold 0.2) -> the retrain workflow starts")
+    predictions = f"{stack.project}-drift-predictions"
+    set_alarm(sandbox, predictions, "ALARM", "PSI of the predictions 0.27")
+    say(f"    {predictions}: ALARM while the retrain runs -> joins it")
     sandbox.settle(timeout=180)
     sandbox.slow_pipeline_steps(0)
     [run] = retrain_runs(sandbox, stack)
@@ -245,8 +263,7 @@ def auto_approval_chain(sandbox: Sandbox) -> None:
     newer = dataset.to_csv(dataset.generate(rows=3000, seed=11, shift=1.0))
     sandbox.client("s3").put_object(Bucket=bucket, Key="pipeline/data/churn-2026-11-27.csv", Body=newer.encode())
     say(f"    newer data: s3://{bucket}/pipeline/data/churn-2026-11-27.csv (the customer base has shifted)")
-    alarm = create_drift_alarm(sandbox, stack)
-    set_alarm(sandbox, alarm, "ALARM", "PSI of contract 0.42")
+    set_alarm(sandbox, f"{stack.project}-drift-score", "ALARM", "drift score 0.42 (contract)")
     sandbox.settle(timeout=180)
     [run] = retrain_runs(sandbox, stack)
     say(f"    retrain: {ended(run)}"[:220])
@@ -361,7 +378,7 @@ def run() -> int:
         ):
             say(f"    rejected-events queue: {json.loads(message['Body'])['reason']}")
 
-        step(8, "Drift: the drift alarm starts a retrain; the pipeline runs for real; a version awaits approval")
+        step(8, "Drift: captured traffic measured, the drift alarm fires, a retrain runs, a version awaits approval")
         read = inbox(sandbox, stack)
         retrain_on_drift(sandbox, stack, read)
 

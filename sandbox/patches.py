@@ -24,6 +24,8 @@ moto and AWS that the product meets; the product code itself never imports the s
   7. CloudWatch alarms and SageMaker pipelines created by CloudFormation (moto has neither).
   8. Endpoints answer InvokeEndpoint with the served model's real predictions
      (sandbox/serving.py) and publish per-variant metrics; alarms evaluate them.
+  8b. Endpoint configs with DataCaptureConfig capture a sample of requests and answers to S3 in
+     SageMaker's JSON Lines format (sandbox/capture.py).
   9. SageMaker Pipelines run for real (sandbox/pipeline_runner.py): StartPipelineExecution
      (idempotent per ClientRequestToken) runs the definition's steps locally;
      DescribePipelineExecution tells the outcome and its FailureReason; ListPipelineExecutionSteps
@@ -81,7 +83,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
 
-from . import pipeline_runner, serving  # noqa: E402
+from . import capture, pipeline_runner, serving  # noqa: E402
 
 
 # ------------------------------------------------------------------ shared sandbox state
@@ -119,6 +121,7 @@ class SandboxState:
     invocations: list[Invocation] = field(default_factory=list)
     emitted_events: list[dict[str, Any]] = field(default_factory=list)
     endpoint_transition_seconds: float = 60.0
+    capturing: bool = False  # a sandbox runs: its endpoints' data capture is flushed to S3 every second
     _inflight: int = 0
     _inflight_lock: threading.Condition = field(default_factory=threading.Condition)
 
@@ -635,6 +638,15 @@ def _aws_client(service: str) -> Any:
 
 
 SERVED = serving.ServedModels(lambda: _aws_client("s3"))
+CAPTURES = capture.CaptureWriter(lambda: _aws_client("s3"))
+
+
+def _flush_captures_every_second() -> None:
+    while True:
+        time.sleep(1.0)
+        if STATE.capturing:
+            with contextlib.suppress(Exception):  # the sandbox may be stopping
+                CAPTURES.flush()
 
 
 def _serving_container(backend: Any, package_arn: str) -> dict[str, Any]:
@@ -662,6 +674,9 @@ def _invoke_endpoint(
         answer, answer_type = SERVED.invoke(container, body, content_type, accept)
     except serving.ModelError as error:
         raise JsonRESTError("ModelError", f"Received client error (400) from variant {name}: {error}") from error
+    backend = sagemaker_models.sagemaker_backends[self.account_id][self.region_name]
+    config = backend.endpoint_configs[backend.endpoints[endpoint_name].endpoint_config_name]
+    CAPTURES.record(config.data_capture_config or {}, endpoint_name, name, body, content_type, answer, answer_type)
     return answer, answer_type, name
 
 
@@ -1098,5 +1113,6 @@ def install() -> SandboxState:
     cfn_parsing.get_name_type_map.cache_clear()
     logging.getLogger("moto").setLevel(logging.CRITICAL if not os.environ.get("SANDBOX_DEBUG") else logging.DEBUG)
     warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation implementation")
+    threading.Thread(target=_flush_captures_every_second, daemon=True, name="data-capture").start()
     _installed = True
     return STATE

@@ -6,6 +6,9 @@
 - state transitions of each workflow path (Step Functions Standard bills per transition), counted in
   the sandbox from the execution history;
 - the wall time of `make demo`'s job (python -m sandbox.demo);
+- the drift monitor: records per second and peak memory (max RSS of a fresh process) when it tallies one
+  million captured records streamed from capture files, the cost of such a run in Lambda terms, and the
+  cost of the hourly data-quality monitoring job it replaces;
 - the training pipeline: wall time of one local run on the shipped data (start to Succeeded, in the
   sandbox, median of 3, each step's share), and of writing its definition with the SDK (a fresh
   process, as `make pipeline` runs it).
@@ -47,6 +50,7 @@ FUNCTIONS = {
         ["dynamodb:put_item", "sagemaker:update_endpoint"],
     ),
     "RetrainFunction": ("retrain.app", "retrain/release.json", ["dynamodb:get_item"]),
+    "DriftMonitorFunction": ("drift_monitor.app", "drift_monitor/scheduled.json", ["dynamodb:get_item"]),
 }
 
 COLD_START = """
@@ -85,7 +89,7 @@ class Context:
     aws_request_id = "bench"
 result = app.handler(json.load(open({event!r})), Context())
 assert result.get("action") in ("started", "recorded") or result.get("requested") or result.get("Lock") or (
-    "Released" in result
+    "Released" in result or "Outcome" in result
 ), result
 """
 
@@ -195,6 +199,64 @@ def workflow_transitions() -> tuple[dict[str, int], dict[str, float]]:
 
 PIPELINE_PYTHON = ROOT / ".venv-pipeline" / "bin" / "python"
 
+# Prices used below (us-east-1 list prices, from the AWS pricing pages; check yours):
+LAMBDA_ARM_GB_SECOND = 0.0000133334  # AWS Lambda, Arm, per GB-second
+LAMBDA_REQUEST = 0.0000002  # AWS Lambda, per request
+MONITOR_INSTANCE = "ml.t3.medium"  # the smallest MonitoringClusterConfig instance (SageMaker API reference)
+MONITOR_INSTANCE_HOUR = 0.05  # SageMaker Processing, ml.t3.medium, per hour (assumed list price)
+MONITOR_JOB_MINUTES = 10  # assumed: a monitoring job's container start, download and analysis
+DRIFT_FUNCTION_MEMORY_MB = 1024  # template.yaml, DriftMonitorFunction
+
+DRIFT_RUN = """
+import resource, sys, time
+sys.path.insert(0, {functions!r})
+import json
+from mlops.drift import DriftTally
+baseline = json.load(open({baseline!r}))
+tally = DriftTally(baseline)
+started = time.perf_counter()
+with open({capture!r}, "rb") as stream:
+    tally.add_lines(stream)
+elapsed = time.perf_counter() - started
+report = tally.report()
+print(json.dumps({{"records": report.records, "seconds": elapsed, "score": report.score,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def drift_throughput(records: int = 1_000_000, per_request: int = 10) -> dict[str, float]:
+    """Tally a million captured records streamed from disk in a fresh process: rate, peak memory, cost."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline import dataset
+    from sandbox.capture import capture_line
+    from sandbox.world import trained_model
+
+    rows = dataset.generate(rows=10_000, seed=21, shift=0.5)
+    now = datetime.now(UTC)
+    pool = []
+    for start in range(0, len(rows), per_request):
+        body = dataset.to_csv(rows[start : start + per_request], header=False, label=False).encode()
+        answer = "".join("0.42\n" for _ in range(per_request)).encode()
+        pool.append(capture_line(body, "text/csv", answer, "text/csv", now))
+    with tempfile.TemporaryDirectory() as work:
+        capture = Path(work) / "capture.jsonl"
+        with capture.open("w") as out:
+            for i in range(records // per_request):
+                out.write(pool[i % len(pool)] + "\n")
+        baseline = Path(work) / "baseline.json"
+        baseline.write_bytes(trained_model().baseline)
+        code = DRIFT_RUN.format(functions=str(ROOT / "functions"), baseline=str(baseline), capture=str(capture))
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        measured = json.loads(done.stdout)
+        measured["file_mb"] = capture.stat().st_size / 1e6
+    seconds = float(measured["seconds"])
+    measured["lambda_cost"] = seconds * DRIFT_FUNCTION_MEMORY_MB / 1024 * LAMBDA_ARM_GB_SECOND + LAMBDA_REQUEST
+    measured["monitor_job_cost"] = MONITOR_INSTANCE_HOUR * MONITOR_JOB_MINUTES / 60
+    return measured
+
 
 def pipeline_run_times(runs: int = 3) -> tuple[float, dict[str, float]]:
     """Median wall time of a local pipeline run, and the median duration of each step."""
@@ -255,6 +317,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "sandbox.demo"], check=True, capture_output=True, cwd=ROOT)
     demo = time.perf_counter() - started
     pipeline_total, pipeline_steps = pipeline_run_times()
+    drift = drift_throughput()
     generation = definition_time()
 
     print(f"Benchmark ({RUNS} runs per cold start, median; Python {sys.version.split()[0]})")
@@ -268,6 +331,18 @@ def main() -> int:
     print(f"training pipeline, one local run on the shipped data: {pipeline_total:.1f}s ({steps})")
     if generation is not None:
         print(f"pipeline definition written by the SDK (python -m pipeline.definition): {generation:.1f}s")
+    print()
+    print(
+        f"drift monitor, {drift['records']:,} captured records ({drift['file_mb']:.0f} MB of capture files): "
+        f"{drift['seconds']:.1f}s, {drift['records'] / drift['seconds']:,.0f} records/s, "
+        f"peak memory {drift['max_rss_mb']:.0f} MB of the function's {DRIFT_FUNCTION_MEMORY_MB} MB"
+    )
+    print(
+        f"one such run as Lambda ({DRIFT_FUNCTION_MEMORY_MB} MB, Arm, ${LAMBDA_ARM_GB_SECOND}/GB-s): "
+        f"${drift['lambda_cost']:.5f}; one data-quality monitoring job on {MONITOR_INSTANCE} "
+        f"(${MONITOR_INSTANCE_HOUR}/h, {MONITOR_JOB_MINUTES} min assumed): ${drift['monitor_job_cost']:.5f}; "
+        f"hourly for 30 days: ${drift['lambda_cost'] * 720:.2f} vs ${drift['monitor_job_cost'] * 720:.2f}"
+    )
     print()
     print(f"{'workflow path':<52}{'state transitions':>18}")
     for path, count in counts.items():

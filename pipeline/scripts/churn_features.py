@@ -112,7 +112,12 @@ def feature_baseline(rows: Sequence[dict[str, str]]) -> dict[str, object]:
         features[name] = numeric_profile(columns[name])  # type: ignore[arg-type]
     for name in CATEGORICAL:
         features[name] = categorical_profile(columns[name])  # type: ignore[arg-type]
-    return {"schema_version": BASELINE_SCHEMA_VERSION, "rows": len(rows), "features": features}
+    return {
+        "schema_version": BASELINE_SCHEMA_VERSION,
+        "rows": len(rows),
+        "feature_order": list(FEATURES),  # the columns of a text/csv request
+        "features": features,
+    }
 
 
 PREDICTION_EDGES = [round(i / BINS, 1) for i in range(1, BINS)]
