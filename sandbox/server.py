@@ -11,7 +11,8 @@ versions listed in SANDBOX_FAULTY_VERSIONS (e.g. "3") answer half of them with 5
 
 The training pipeline runs for real; its processing and training steps last at least
 SANDBOX_PIPELINE_STEP_SECONDS (default 2), so a retrain takes a few seconds. Drift alarms respect a
-cooldown of SANDBOX_RETRAIN_COOLDOWN_SECONDS (default 60) after each retrain. A pipeline step fails on
+cooldown of SANDBOX_RETRAIN_COOLDOWN_SECONDS (default 60) after each retrain and a daily cap of
+SANDBOX_MAX_RETRAINS_PER_DAY (default 3). A pipeline step fails on
 request: put [{"step": "Train", "reason": "...", "times": 1}] at s3://sandbox-control/pipeline-failures.json.
 """
 
@@ -42,6 +43,7 @@ def main() -> int:
         project,
         BakeSeconds=str(max(60, round(bake_seconds / sandbox.time_scale))),
         RetrainCooldownSeconds=cooldown,
+        MaxRetrainsPerDay=os.environ.get("SANDBOX_MAX_RETRAINS_PER_DAY", "3"),
     )
     sandbox.slow_pipeline_steps(float(os.environ.get("SANDBOX_PIPELINE_STEP_SECONDS", "2")))
     sandbox.client("s3").create_bucket(Bucket=CONTROL_BUCKET)

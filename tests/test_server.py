@@ -30,6 +30,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "SANDBOX_PORT": "0",
         "SANDBOX_BAKE_SECONDS": "3",
         "SANDBOX_RETRAIN_COOLDOWN_SECONDS": "0",  # tests retrain one after the other
+        "SANDBOX_MAX_RETRAINS_PER_DAY": "20",
         "PYTHONUNBUFFERED": "1",
     }
     log = tmp_path_factory.mktemp("server") / "server.log"
@@ -414,3 +415,58 @@ def test_a_permanent_pipeline_failure_is_reported_with_its_step_and_reason(
     assert (run["status"], run["error"]) == ("FAILED", "Failed")
     [message] = inbox("retrain Failed")
     assert f"at step Evaluate: {reason}" in message
+
+
+def send_customers(url: str, shift: float, customers: int = 1000) -> None:
+    import boto3
+
+    from pipeline import dataset
+
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    rows = dataset.generate(rows=customers, seed=23, shift=shift)
+    for start in range(0, customers, 25):
+        body = dataset.to_csv(rows[start : start + 25], header=False, label=False)
+        runtime.invoke_endpoint(EndpointName="churn-endpoint", ContentType="text/csv", Body=body)
+
+
+def run_monitor(url: str, tmp_path: Path) -> dict[str, Any]:
+    time.sleep(1.5)  # the endpoint writes its capture files every second
+    out = tmp_path / "monitor.json"
+    aws(url, "lambda", "invoke", "--function-name", "churn-drift-monitor", str(out))
+    return dict(json.loads(out.read_text()))
+
+
+def drift_alarm(url: str) -> str:
+    alarms = aws(url, "cloudwatch", "describe-alarms", "--alarm-names", "churn-drift-score")["MetricAlarms"]
+    return str(alarms[0]["StateValue"])
+
+
+def test_unshifted_traffic_keeps_the_drift_score_below_the_threshold(server_url: str, tmp_path: Path) -> None:
+    before = len(retrain_runs(server_url))
+    send_customers(server_url, shift=0.0)
+
+    summary = run_monitor(server_url, tmp_path)
+
+    assert summary["Records"] >= 1000 and summary["DriftScore"] < 0.2, summary
+    time.sleep(0.5)  # the alarms are evaluated as data arrives
+    assert drift_alarm(server_url) != "ALARM"
+    assert len(retrain_runs(server_url)) == before
+
+
+def test_shifted_traffic_raises_the_drift_alarm_and_starts_a_retrain(server_url: str, tmp_path: Path) -> None:
+    before = {run["executionArn"] for run in retrain_runs(server_url)}
+    send_customers(server_url, shift=1.0)
+
+    summary = run_monitor(server_url, tmp_path)
+
+    assert summary["DriftScore"] > 0.2, summary
+    assert wait_for(lambda: drift_alarm(server_url) == "ALARM")
+    started = wait_for(lambda: [r for r in retrain_runs(server_url) if r["executionArn"] not in before])
+    assert started[0]["name"].startswith("drift-churn-drift-score-")
+    assert finished_retrain(server_url, started[0]["executionArn"])["status"] in ("SUCCEEDED", "FAILED")
