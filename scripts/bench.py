@@ -208,7 +208,7 @@ MONITOR_JOB_MINUTES = 10  # assumed: a monitoring job's container start, downloa
 DRIFT_FUNCTION_MEMORY_MB = 1024  # template.yaml, DriftMonitorFunction
 
 DRIFT_RUN = """
-import resource, sys, time
+import sys, time
 sys.path.insert(0, {functions!r})
 import json
 from mlops.drift import DriftTally
@@ -219,8 +219,9 @@ with open({capture!r}, "rb") as stream:
     tally.add_lines(stream)
 elapsed = time.perf_counter() - started
 report = tally.report()
-print(json.dumps({{"records": report.records, "seconds": elapsed, "score": report.score,
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+# VmHWM: this process's peak resident memory (ru_maxrss would keep the forking parent's across exec)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"records": report.records, "seconds": elapsed, "score": report.score, "max_rss_mb": peak_kb / 1024}}))
 """
 
 

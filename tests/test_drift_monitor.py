@@ -169,3 +169,36 @@ def test_memory_does_not_grow_with_the_number_of_records() -> None:
         return top
 
     assert peak(20_000) < 2 * peak(2_000) + 64_000
+
+
+def test_a_run_short_of_time_leaves_the_rest_to_the_next_run(sandbox: Sandbox) -> None:
+    from mlops.ledger import Ledger
+    from mlops.monitoring import MonitorConfig, run_monitor
+
+    churn = world(sandbox)
+    hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
+    for i in range(3):
+        key = f"datacapture/{churn.stack.endpoint_name}/Blue/{hour}/part-{i}.jsonl"
+        put_capture_file(churn, key, capture_lines(dataset.generate(rows=50, seed=i)))
+    config = MonitorConfig(
+        project="churn",
+        endpoint=churn.stack.endpoint_name,
+        bucket=churn.stack.outputs["ArtifactBucketName"],
+        namespace="MLOps/churn/Drift",
+        min_records=100,
+        lookback_hours=2,
+        reserve_seconds=60,
+    )
+    clients = {
+        "ledger": Ledger(churn.client("dynamodb"), churn.stack.ledger_table),
+        "sagemaker": churn.client("sagemaker"),
+        "s3": churn.client("s3"),
+        "cloudwatch": churn.client("cloudwatch"),
+    }
+    time_left = iter([900.0, 900.0])  # two files' worth of time, then under the reserve
+
+    first = run_monitor(config, seconds_left=lambda: next(time_left, 10.0), **clients)
+    second = run_monitor(config, seconds_left=lambda: 900.0, **clients)
+
+    assert (first["Files"], first["FilesLeftForNextRun"], first["Records"]) == (2, 1, 100)
+    assert (second["Files"], second["FilesLeftForNextRun"], second["Records"]) == (1, 0, 50)
