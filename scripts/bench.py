@@ -221,7 +221,8 @@ elapsed = time.perf_counter() - started
 report = tally.report()
 # VmHWM: this process's peak resident memory (ru_maxrss would keep the forking parent's across exec)
 peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({{"records": report.records, "seconds": elapsed, "score": report.score, "max_rss_mb": peak_kb / 1024}}))
+measured = {{"records": report.records, "seconds": elapsed, "score": report.score, "max_rss_mb": peak_kb / 1024}}
+print(json.dumps(measured))
 """
 
 
