@@ -633,12 +633,8 @@ def create_client(service: str, region: str = "us-east-1") -> Any:
     return boto3.client(service, region_name=region)
 
 
-def _aws_client(service: str) -> Any:
-    return create_client(service)
-
-
-SERVED = serving.ServedModels(lambda: _aws_client("s3"))
-CAPTURES = capture.CaptureWriter(lambda: _aws_client("s3"))
+SERVED = serving.ServedModels(lambda: create_client("s3"))
+CAPTURES = capture.CaptureWriter(lambda: create_client("s3"))
 
 
 def _flush_captures_every_second() -> None:
@@ -962,7 +958,7 @@ def _emit_pipeline_event(detail_type: str, detail: dict[str, Any], resources: li
 
 
 PIPELINES = pipeline_runner.LocalPipelines(
-    lambda: _aws_client("s3"), lambda: _aws_client("sagemaker"), _emit_pipeline_event
+    lambda: create_client("s3"), lambda: create_client("sagemaker"), _emit_pipeline_event
 )
 
 _PARAMETER_TYPES: dict[str, Callable[[str], Any]] = {

@@ -12,16 +12,13 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
-import subprocess
-import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import publish
+from pipeline import local, publish
 
 if TYPE_CHECKING:
     from .core import Sandbox, Stack
@@ -43,31 +40,9 @@ class TrainedModel:
 @functools.cache
 def trained_model() -> TrainedModel:
     """Preprocess, train and evaluate with the pipeline's scripts on the shipped data, once."""
-    scripts = publish.SCRIPTS
     with tempfile.TemporaryDirectory(prefix="sandbox-seed-") as root:
         work = Path(root)
-        (work / "input").mkdir()
-        (work / "input" / "churn.csv").write_bytes(publish.DATA.read_bytes())
-
-        def run(script: str, *args: str, env: dict[str, str] | None = None) -> None:
-            subprocess.run([sys.executable, str(scripts / script), *args], check=True, capture_output=True, env=env)
-
-        run("preprocess.py", "--input-dir", str(work / "input"), "--output-dir", str(work))
-        run(
-            "train.py",
-            env={
-                **os.environ,
-                "SM_CHANNEL_TRAIN": str(work / "train"),
-                "SM_CHANNEL_VALIDATION": str(work / "validation"),
-                "SM_MODEL_DIR": str(work / "model"),
-            },
-        )
-        run(
-            "evaluate.py",
-            *("--model-dir", str(work / "model"), "--test-dir", str(work / "test")),
-            *("--validation-dir", str(work / "validation"), "--baseline-dir", str(work / "baseline")),
-            *("--evaluation-dir", str(work / "evaluation"), "--drift-baseline-dir", str(work / "drift-baseline")),
-        )
+        local.run_scripts(publish.DATA, work)
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w:gz") as tar:
             tar.add(work / "model" / "model.joblib", "model.joblib")

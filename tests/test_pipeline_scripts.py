@@ -4,54 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline import dataset, publish
+from pipeline import dataset, local, publish
 
 SCRIPTS = publish.SCRIPTS
-
-
-def run(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Given the shipped data, when preprocess, train and evaluate run one after the other."""
     root = tmp_path_factory.mktemp("pipeline")
-    (root / "input").mkdir()
-    (root / "input" / "churn.csv").write_bytes(publish.DATA.read_bytes())
-    steps = [
-        run("preprocess.py", "--input-dir", str(root / "input"), "--output-dir", str(root)),
-        run(
-            "train.py",
-            env={
-                "SM_CHANNEL_TRAIN": str(root / "train"),
-                "SM_CHANNEL_VALIDATION": str(root / "validation"),
-                "SM_MODEL_DIR": str(root / "model"),
-            },
-        ),
-        run(
-            "evaluate.py",
-            *("--model-dir", str(root / "model"), "--test-dir", str(root / "test")),
-            *("--validation-dir", str(root / "validation"), "--baseline-dir", str(root / "baseline")),
-            *("--evaluation-dir", str(root / "evaluation"), "--drift-baseline-dir", str(root / "drift-baseline")),
-        ),
-    ]
-    for done in steps:
-        assert done.returncode == 0, done.stderr
+    local.run_scripts(publish.DATA, root)
     return root
 
 
@@ -154,6 +122,5 @@ def test_bad_requests_are_refused_with_the_reason(work: Path, body: str, content
 def test_preprocessing_refuses_too_little_data(tmp_path: Path) -> None:
     (tmp_path / "input").mkdir()
     (tmp_path / "input" / "few.csv").write_text(dataset.to_csv(dataset.generate(rows=20)))
-    done = run("preprocess.py", "--input-dir", str(tmp_path / "input"), "--output-dir", str(tmp_path))
-    assert done.returncode != 0
-    assert "only 20 labelled rows" in done.stderr
+    with pytest.raises(local.ScriptFailed, match="only 20 labelled rows"):
+        local.run_script("preprocess.py", "--input-dir", str(tmp_path / "input"), "--output-dir", str(tmp_path))
