@@ -56,6 +56,15 @@ class SandboxWorld:
         containers = model.get("Containers") or [model["PrimaryContainer"]]
         return str(containers[0]["ModelPackageName"])
 
+    def versions(self) -> list[dict[str, Any]]:
+        """Every version of the project's model package group, as DescribeModelPackage tells it."""
+        sagemaker = self.client("sagemaker")
+        listed = sagemaker.list_model_packages(ModelPackageGroupName=self.stack.model_package_group)
+        return [
+            sagemaker.describe_model_package(ModelPackageName=item["ModelPackageArn"])
+            for item in listed["ModelPackageSummaryList"]
+        ]
+
     def ledger(self, pk: str) -> list[dict[str, Any]]:
         from mlops.ledger import Ledger
 

@@ -72,15 +72,6 @@ def inbox(churn: SandboxWorld) -> Callable[[], list[dict[str, Any]]]:
     return read
 
 
-def versions(churn: SandboxWorld) -> list[dict[str, Any]]:
-    sagemaker = churn.client("sagemaker")
-    listed = sagemaker.list_model_packages(ModelPackageGroupName=churn.stack.model_package_group)
-    return [
-        sagemaker.describe_model_package(ModelPackageName=i["ModelPackageArn"])
-        for i in listed["ModelPackageSummaryList"]
-    ]
-
-
 def pipeline_runs(churn: SandboxWorld) -> list[dict[str, Any]]:
     listed = churn.client("sagemaker").list_pipeline_executions(PipelineName=churn.stack.parameters["PipelineName"])
     return list(listed["PipelineExecutionSummaries"])
@@ -102,7 +93,7 @@ def test_a_drift_alarm_retrains_and_a_new_version_waits_for_approval_with_the_co
     outcome = output(run)
     assert outcome["Status"] == "Registered"
     [pipeline_run] = pipeline_runs(churn)
-    [new] = [v for v in versions(churn) if v.get("MetadataProperties", {}).get("GeneratedBy")]
+    [new] = [v for v in churn.versions() if v.get("MetadataProperties", {}).get("GeneratedBy")]
     assert new["MetadataProperties"]["GeneratedBy"] == pipeline_run["PipelineExecutionArn"]
     assert new["ModelApprovalStatus"] == "PendingManualApproval"
     [message] = [m for m in read() if "retrain Registered" in m.get("Subject", "")]
@@ -220,7 +211,7 @@ def test_a_missed_quality_gate_is_not_retried_and_says_both_figures(churn: Sandb
     [message] = [m for m in read() if "QualityGateNotMet" in m.get("Subject", "")]
     assert "Quality gate: accuracy 0.891111 is below the threshold 0.99" in message["Message"]
     assert len(pipeline_runs(churn)) == 1
-    assert len(versions(churn)) == 2
+    assert len(churn.versions()) == 2
 
 
 def test_a_run_that_fails_at_once_is_still_caught(churn: SandboxWorld) -> None:

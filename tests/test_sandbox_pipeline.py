@@ -35,15 +35,6 @@ def steps(churn: SandboxWorld, execution_arn: str) -> dict[str, dict[str, Any]]:
     return {step["StepName"]: step for step in reversed(listed["PipelineExecutionSteps"])}
 
 
-def versions(churn: SandboxWorld) -> list[dict[str, Any]]:
-    sagemaker = churn.client("sagemaker")
-    listed = sagemaker.list_model_packages(ModelPackageGroupName=churn.stack.model_package_group)
-    return [
-        sagemaker.describe_model_package(ModelPackageName=item["ModelPackageArn"])
-        for item in listed["ModelPackageSummaryList"]
-    ]
-
-
 def s3_json(churn: SandboxWorld, uri: str) -> Any:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return json.loads(churn.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -58,7 +49,7 @@ def test_a_run_registers_a_pending_version_with_its_real_evaluation(churn: Sandb
     assert {step["StepStatus"] for step in ran.values()} == {"Succeeded"}
     assert ran["AccuracyGate"]["Metadata"]["Condition"]["Outcome"] == "True"
     new = ran["RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
-    package = next(v for v in versions(churn) if v["ModelPackageArn"] == new)
+    package = next(v for v in churn.versions() if v["ModelPackageArn"] == new)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert package["MetadataProperties"]["GeneratedBy"] == execution
     evaluation = s3_json(churn, package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
@@ -92,7 +83,7 @@ def test_the_pipeline_events_reach_the_automation(churn: SandboxWorld) -> None:
 
 
 def test_a_threshold_above_the_model_fails_the_quality_gate_and_registers_nothing(churn: SandboxWorld) -> None:
-    before = len(versions(churn))
+    before = len(churn.versions())
 
     execution = start(churn, AccuracyThreshold="0.99")
 
@@ -106,7 +97,7 @@ def test_a_threshold_above_the_model_fails_the_quality_gate_and_registers_nothin
     assert ran["AccuracyGate"]["Metadata"]["Condition"]["Outcome"] == "False"
     assert ran["QualityGateFailed"]["StepStatus"] == "Failed"
     assert ran["QualityGateFailed"]["FailureReason"] == outcome["FailureReason"]
-    assert len(versions(churn)) == before
+    assert len(churn.versions()) == before
 
 
 def test_a_transient_failure_is_reported_and_a_retry_resumes_at_the_failed_step(churn: SandboxWorld) -> None:
@@ -184,7 +175,7 @@ def test_the_retrain_workflow_trains_a_new_version(churn: SandboxWorld) -> None:
     [run] = churn.client("sagemaker").list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
     assert described(churn, run["PipelineExecutionArn"])["PipelineExecutionStatus"] == "Succeeded"
     generated = [
-        v for v in versions(churn) if v.get("MetadataProperties", {}).get("GeneratedBy") == run["PipelineExecutionArn"]
+        v for v in churn.versions() if v.get("MetadataProperties", {}).get("GeneratedBy") == run["PipelineExecutionArn"]
     ]
     assert [v["ModelApprovalStatus"] for v in generated] == ["PendingManualApproval"]
     assert output["ModelPackageArn"] == generated[0]["ModelPackageArn"]

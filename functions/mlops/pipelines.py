@@ -44,9 +44,13 @@ def execution_pk(execution_arn: str) -> str:
     return f"PIPELINE#{execution_arn}"
 
 
-def outcome_of_attempt(ledger: Ledger, execution_arn: str, attempt: int) -> dict[str, Any] | None:
+def recorded_ends(ledger: Ledger, execution_arn: str) -> list[dict[str, object]]:
+    """The ends of this execution's runs, oldest first: the n-th is attempt n's."""
+    return [e for e in ledger.entries(execution_pk(execution_arn)) if str(e["sk"]).startswith(TERMINAL_PREFIX)]
+
+
+def outcome_of_attempt(ends: list[dict[str, object]], execution_arn: str, attempt: int) -> dict[str, Any] | None:
     """The recorded end of the attempt-th run of this execution, if it has ended."""
-    ends = [e for e in ledger.entries(execution_pk(execution_arn)) if str(e["sk"]).startswith(TERMINAL_PREFIX)]
     if len(ends) < attempt:
         return None
     end = ends[attempt - 1]
@@ -82,7 +86,7 @@ def await_run(
         execution_arn=workflow_execution,
         requested_at=now_iso(),
     )
-    outcome = outcome_of_attempt(ledger, execution_arn, attempt)
+    outcome = outcome_of_attempt(recorded_ends(ledger, execution_arn), execution_arn, attempt)
     if outcome and _tell_workflow(ledger, sfn, execution_arn, outcome):
         return {"Waiting": "no", "Told": outcome["Status"]}
     return {"Waiting": "yes", "Attempt": attempt}
@@ -147,10 +151,10 @@ def react_to_pipeline_status(
         return Reaction("recorded", f"pipeline execution {short}: event says {status}, it is {now} (stale event)")
     reason = str(described.get("FailureReason") or "")
     ledger.record_once(execution_pk(arn), f"{TERMINAL_PREFIX}{moment}", status=status, failure_reason=reason)
-    ends = [e for e in ledger.entries(execution_pk(arn)) if str(e["sk"]).startswith(TERMINAL_PREFIX)]
+    ends = recorded_ends(ledger, arn)
     attempt = 1 + [e["sk"] for e in ends].index(f"{TERMINAL_PREFIX}{moment}")
     if started_by_retrain(change.pipelineExecutionDisplayName, settings.project_name):
-        outcome = outcome_of_attempt(ledger, arn, attempt) or {}
+        outcome = outcome_of_attempt(ends, arn, attempt) or {}
         if outcome and _tell_workflow(ledger, sfn, arn, outcome):
             return Reaction("completed", f"pipeline execution {short} {status} (attempt {attempt}): retrain told")
         return Reaction("recorded", f"pipeline execution {short} {status} (attempt {attempt})")

@@ -22,6 +22,7 @@ from .retrains import (
     metric_values,
     side_by_side,
 )
+from .settings import Settings
 
 Scalar = str | int | float | bool
 
@@ -65,12 +66,13 @@ class RetrainConfig:
     auto_approve_margin: float
 
     @classmethod
-    def from_env(cls) -> RetrainConfig:
+    def from_env(cls, settings: Settings) -> RetrainConfig:
+        """The project's names from its settings; the retrain's own choices from the environment."""
         return cls(
-            project=os.environ["PROJECT_NAME"],
-            pipeline_name=os.environ["PIPELINE_NAME"],
-            model_package_group=os.environ["MODEL_PACKAGE_GROUP_NAME"],
-            endpoint_name=os.environ["ENDPOINT_NAME"],
+            project=settings.project_name,
+            pipeline_name=settings.pipeline_name,
+            model_package_group=settings.model_package_group_name,
+            endpoint_name=settings.endpoint_name,
             training_data_url=os.environ.get("TRAINING_DATA_URL", ""),
             max_retries=int(os.environ.get("MAX_PIPELINE_RETRIES", "2")),
             key_metric=os.environ.get("KEY_METRIC", "accuracy"),

@@ -35,7 +35,7 @@ def admit_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dic
     return admit(
         event.get("Request"),
         str(event["ExecutionName"]),
-        RetrainConfig.from_env(),
+        RetrainConfig.from_env(settings),
         gate(settings),
         ledger,
         sagemaker=sagemaker,
@@ -56,7 +56,7 @@ def await_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dic
 
 def assess_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
     marker = automation_marker(settings.project_name)
-    return assess(event["Run"], RetrainConfig.from_env(), ledger, sagemaker=sagemaker, s3=s3, marker=marker)
+    return assess(event["Run"], RetrainConfig.from_env(settings), ledger, sagemaker=sagemaker, s3=s3, marker=marker)
 
 
 def release_step(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
