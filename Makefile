@@ -54,7 +54,7 @@ test: lint unit
 unit: $(VENV)/.installed .venv-pipeline/.installed node_modules/.installed
 	$(PY) -m pytest
 
-## lint: ruff, mypy, sam validate --lint (cfn-lint), checkov, sam build, ASL checks
+## lint: ruff, mypy, sam validate --lint (cfn-lint), checkov, ASL checks, IAM policies (parliament), sam build
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -62,6 +62,7 @@ lint: setup
 	$(SAM) validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(CHECKOV) --quiet --compact --framework cloudformation --file template.yaml
 	$(PY) scripts/check_asl.py
+	$(PY) scripts/check_iam.py
 	$(MAKE) --no-print-directory build
 
 ## pipeline: rewrite pipeline/definition.json and its copy in template.yaml from pipeline/definition.py
@@ -76,7 +77,7 @@ publish: $(VENV)/.installed
 build: .venv-sam/.installed
 	$(SAM) build --template template.yaml --region $(AWS_DEFAULT_REGION)
 
-## bench: cold starts, package sizes and the demo's wall time, measured in one run
+## bench: one table: cold starts, packages, transitions, alarm-to-rollback, pipeline, drift, monthly cost (BENCH_* vars)
 bench: $(VENV)/.installed .venv-sam/.installed .venv-pipeline/.installed
 	$(MAKE) --no-print-directory build
 	$(PY) scripts/bench.py

@@ -9,13 +9,17 @@ with Sandbox() as sandbox:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from moto import mock_aws
+from moto.events import models as events_models
 
 from . import patches
 from .template import CODE_BUCKET, function_code_dir, load_sam_template, sam_resources, to_cloudformation, zip_directory
@@ -159,6 +163,27 @@ class Sandbox:
 
     def client(self, service: str) -> Any:
         return patches.create_client(service, REGION)
+
+    @contextlib.contextmanager
+    def holding_events(self) -> Iterator[list[dict[str, Any]]]:
+        """Events put on the default bus inside the block are kept instead of delivered.
+
+        Yields the PutEvents entries (those the services emit, as AWS would), in order, for a test to
+        deliver later: late, repeated or reordered, as EventBridge may (it retries a failing target for
+        up to a day and never promises order).
+        """
+        backend: Any = events_models.events_backends[ACCOUNT_ID][REGION]
+        held: list[dict[str, Any]] = []
+
+        def hold(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            held.extend(entries)
+            return [{"EventId": str(uuid.uuid4())} for _ in entries]
+
+        backend.put_events = hold  # shadows the method on this backend until the block ends
+        try:
+            yield held
+        finally:
+            del backend.put_events
 
     # -------------------------------------------------------------- deploying the template
     def deploy_stack(self, project: str, **overrides: str) -> Stack:

@@ -8,7 +8,8 @@ moto and AWS that the product meets; the product code itself never imports the s
   1. Lambda runs the real handler in-process (moto wants Docker), with the function's own
      environment, its stdout captured into the function's log group.
   2. EventBridge rules deliver to Lambda (asynchronously, retried, then dead-lettered) and to
-     Step Functions targets (moto raises NotImplementedError).
+     Step Functions targets (moto raises NotImplementedError), events shaped as AWS delivers them
+     (an ISO 8601 `time`); a schedule rule receives no events.
   3. AWS services emit their events: a model package created or changing approval emits
      "SageMaker Model Package State Change"; an alarm changing state emits
      "CloudWatch Alarm State Change".
@@ -30,11 +31,23 @@ moto and AWS that the product meets; the product code itself never imports the s
      (idempotent per ClientRequestToken) runs the definition's steps locally;
      DescribePipelineExecution tells the outcome and its FailureReason; ListPipelineExecutionSteps
      and RetryPipelineExecution (missing in moto) answer.
+  10. Faults (sandbox/faults.py): every call a function or a workflow state makes passes a fault plan
+     first (moto's before-send stubber is wrapped); which state attempt of which execution is running
+     follows the state's worker thread; botocore's retry sleeps run on the compressed clock; a function
+     whose process dies fails its invocation (Runtime.ExitError) and its event is redelivered; the
+     errors Step Functions reports for its own calls are named as AWS names them
+     (`EventBridge.ThrottlingException`, `Lambda.SdkClientException` for a call that timed out, ...).
+     Workflows share one client per service and one parsed program per definition (moto made both
+     anew for every call and every execution: about half of a workflow's CPU time).
+  11. KMS keys created by CloudFormation take the template's tags and a key policy given as an
+     object, as AWS does (moto 5.2.5 fails on the tags and stores the policy where DescribeKey wants
+     text); alarms created by CloudFormation (7.) answer Fn::GetAtt Arn.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import importlib
 import io
@@ -42,6 +55,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -54,7 +68,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import botocore.endpoint
 import moto
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 MOTO_VERSION = "5.2.5"
 if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guards the pin
@@ -64,26 +81,41 @@ from moto.awslambda import models as lambda_models  # noqa: E402
 from moto.awslambda import utils as lambda_utils  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.core.models import botocore_stubber  # noqa: E402
 from moto.events import models as events_models  # noqa: E402
+from moto.kms import models as kms_models  # noqa: E402
 from moto.sagemaker import models as sagemaker_models  # noqa: E402
 from moto.sagemaker import responses as sagemaker_responses  # noqa: E402
 from moto.sagemakerruntime import models as sagemakerruntime_models  # noqa: E402
 from moto.sagemakerruntime import responses as sagemakerruntime_responses  # noqa: E402
+from moto.settings import moto_server_port  # noqa: E402
 from moto.stepfunctions import models as sfn_models  # noqa: E402
 from moto.stepfunctions import responses as sfn_responses  # noqa: E402
 from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat as sfn_heartbeat  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.timeouts import timeout as sfn_timeout  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
     state_task_service_aws_sdk,
+    state_task_service_dynamodb,
+    state_task_service_events,
+    state_task_service_lambda,
+    state_task_service_sns,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  # noqa: E402
+from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
 
-from . import capture, pipeline_runner, serving  # noqa: E402
+from . import capture, faults, pipeline_runner, serving  # noqa: E402
 
 
 # ------------------------------------------------------------------ shared sandbox state
@@ -270,7 +302,7 @@ def run_function(fn: Any, event: Any, attempt: int = 1) -> Invocation:
     }
     sink: list[str] = []
     assert _STDOUT is not None
-    with _function_environment(variables):
+    with _function_environment(variables), _running_function(fn.function_name, attempt):
         _STDOUT.local.sink = sink
         try:
             handler = _load_handler(fn)
@@ -278,9 +310,13 @@ def run_function(fn: Any, event: Any, attempt: int = 1) -> Invocation:
         except Exception as error:  # the function failed: Lambda reports it, it does not crash
             invocation.error = f"{type(error).__name__}: {error}"
             sink.append(traceback.format_exc())
+        except faults.ProcessDied as death:  # the runtime exited: the invocation fails, nothing more
+            invocation.error = f"Runtime.ExitError: {death}"
+            sink.append(f"RequestId: {invocation.function_name} Error: Runtime exited ({death})")
         finally:
             _STDOUT.local.sink = None
-    invocation.logs = [line for line in "".join(sink).splitlines() if line.strip()]
+    # lines end at "\n" only, as Lambda's log capture splits them (splitlines would also cut at U+0085, U+2028...)
+    invocation.logs = [line for line in "".join(sink).split("\n") if line.strip()]
     STATE.invocations.append(invocation)
     _write_logs(fn, invocation)
     return invocation
@@ -346,14 +382,25 @@ def _in_background(target: Callable[[], None]) -> None:
 _original_send_to_targets = events_models.Rule.send_to_targets
 
 
+def _as_aws_delivers(event: dict[str, Any]) -> dict[str, Any]:
+    """moto 5.2.5 puts `time` as epoch seconds and adds "ingestion-time"; AWS delivers ISO 8601 and no such field."""
+    delivered = json.loads(json.dumps(event, default=str))
+    if isinstance(delivered.get("time"), int | float):
+        delivered["time"] = datetime.fromtimestamp(delivered["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    delivered.pop("ingestion-time", None)
+    return delivered
+
+
 def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    if self.scheduled_expression and self.event_pattern._raw_pattern is None:
+        return  # moto 5.2.5 matches every event to a schedule rule; AWS only runs it on its schedule
     if not self.event_pattern.matches_event(original_event):
         return
     handled = []
     for target in self.targets:
         service = target["Arn"].split(":")[2]
         if service == "lambda":
-            event = json.loads(json.dumps(original_event, default=str))
+            event = _as_aws_delivers(original_event)
             _in_background(
                 functools.partial(_deliver_to_lambda, self.account_id, self.region_name, target["Arn"], event)
             )
@@ -363,7 +410,7 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
 
             backend = get_backend(self.account_id, self.region_name)
             backend.start_execution(
-                target["Arn"], name=str(uuid.uuid4()), execution_input=json.dumps(original_event, default=str)
+                target["Arn"], name=str(uuid.uuid4()), execution_input=json.dumps(_as_aws_delivers(original_event))
             )
             handled.append(target)
     others = [target for target in self.targets if target not in handled]
@@ -908,6 +955,13 @@ class _CloudFormationAlarm(CloudFormationModel):
         )
         return cls(alarm)
 
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return str(self.alarm.alarm_arn)
+
 
 class _CloudFormationPipeline(CloudFormationModel):
     """AWS::SageMaker::Pipeline, which moto's CloudFormation skips."""
@@ -1068,6 +1122,210 @@ def _retry_pipeline_execution_response(self: Any) -> Any:
     return sagemaker_responses.ActionResult({"PipelineExecutionArn": arn})
 
 
+# ------------------------------------------------------------------ 10. faults
+# Who is making a call, as the thread (or the state attempt's thread) knows it: a workflow's state
+# attempt, a function run inside it or by an event, or the emulator itself serving a request.
+_STATE_ATTEMPT: contextvars.ContextVar[faults.StateAttempt | None] = contextvars.ContextVar(
+    "sandbox_state_attempt", default=None
+)
+_LAYER: contextvars.ContextVar[str] = contextvars.ContextVar("sandbox_layer", default="")
+
+
+@dataclass
+class _RunningFunction:
+    name: str
+    delivery: int
+    requests: int = 0
+
+
+_FUNCTION: contextvars.ContextVar[_RunningFunction | None] = contextvars.ContextVar("sandbox_function", default=None)
+
+
+@contextlib.contextmanager
+def _running_function(name: str, delivery: int) -> Iterator[None]:
+    layer, running = _LAYER.set("function"), _FUNCTION.set(_RunningFunction(name, delivery))
+    try:
+        yield
+    finally:
+        _FUNCTION.reset(running)
+        _LAYER.reset(layer)
+
+
+class _StateAttemptThread(threading.Thread):
+    """The thread a state attempt runs in (moto starts one per attempt) keeps the attempt's context."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._context = contextvars.copy_context()
+
+    def run(self) -> None:
+        self._context.run(super().run)
+
+
+_original_evaluate_with_timeout = execute_state.ExecutionState._evaluate_with_timeout
+
+
+def _evaluate_with_timeout(self: Any, env: Any) -> None:
+    data = env.states.context_object.context_object_data
+    execution = str(data["Execution"]["Id"])
+    attempt = faults.StateAttempt(
+        state_machine=execution.split(":")[6],
+        execution=execution,
+        state=self.name,
+        attempt=int(data["State"].get("RetryCount", 0)) + 1,
+    )
+    token = _STATE_ATTEMPT.set(attempt)
+    try:
+        _original_evaluate_with_timeout(self, env)
+    finally:
+        _STATE_ATTEMPT.reset(token)
+
+
+_SDK_ATTEMPT = re.compile(r"attempt=(\d+)")
+
+
+def _call_of(event_name: str, request: Any) -> faults.Call | None:
+    """The call as a fault plan sees it; None for calls no plan may fault (the test's, the emulator's)."""
+    layer, state = _LAYER.get(), _STATE_ATTEMPT.get()
+    running = _FUNCTION.get()
+    if layer == "emulator" or (layer != "function" and state is None):
+        return None
+    _, service, operation, *_ = [*event_name.split("."), "", ""]
+    found = _SDK_ATTEMPT.search(faults.header_text(request.headers.get("amz-sdk-request", b"")))
+    sdk_attempt = int(found.group(1)) if found else 1
+    if layer == "function" and running is not None:
+        running.requests += 1
+        return faults.Call(
+            service, operation, "function", state, running.name, sdk_attempt, running.delivery, running.requests
+        )
+    return faults.Call(service, operation, "workflow", state, sdk_attempt=sdk_attempt)
+
+
+_original_stubber_call = BotocoreStubber.__call__
+
+
+def _stubber_call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+    """moto answers every botocore request here: a fault plan gets its say first."""
+    if not self.enabled:
+        return None
+    call = _call_of(event_name, request)
+    verdict = faults.decide(call) if call is not None else None
+    if verdict == "timeout":
+        raise ReadTimeoutError(endpoint_url=request.url)
+    if verdict in ("throttle", "5xx"):
+        assert call is not None
+        status, headers, body = faults.error_response(call.service, verdict, dict(request.headers))
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+    layer = _LAYER.set("emulator")  # calls the emulator makes while serving this one are its own
+    try:
+        response = _original_stubber_call(self, event_name, request, **kwargs)
+    finally:
+        _LAYER.reset(layer)
+    if verdict == "die":
+        raise faults.ProcessDied(f"after {call.operation if call else 'a call'}")
+    return response
+
+
+# The error names Step Functions gives its own integrations' failures: `<Service>.<Code>` (with the
+# Exception suffix where the integration adds it); a call that got no answer is the SDK's client-side
+# error, `<Service>.SdkClientException` (as AWS documents it for Lambda.SdkClientException).
+def _task_failure(task: Any, env: Any, error: str, cause: str) -> Any:
+    failed = TaskFailedEventDetails(
+        resource=task._get_sfn_resource(), resourceType=task._get_sfn_resource_type(), error=error, cause=cause
+    )
+    details: EventDetails = {"taskFailedEventDetails": failed}  # type: ignore[typeddict-item]
+    return FailureEvent(
+        env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed, event_details=details
+    )
+
+
+def _name_integration_errors(cls: Any, service: Callable[[Any], str], name_client_errors: bool = False) -> None:
+    original = cls._from_error
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, BotoCoreError):
+            return _task_failure(
+                self, env, f"{service(self)}.SdkClientException", f"Unable to execute HTTP request: {ex}"
+            )
+        if name_client_errors and isinstance(ex, ClientError):
+            code = ex.response.get("Error", {}).get("Code", "Unknown")
+            error = f"{service(self)}.{code}" + ("" if code.endswith("Exception") else "Exception")
+            return _task_failure(self, env, error, f"{ex.response.get('Error', {}).get('Message', '')} ({ex})")
+        return original(self, env, ex)
+
+    cls._from_error = _from_error
+
+
+# moto makes a new boto3 client for every service call of a workflow (about 10 ms of CPU each, more than
+# the call); the sandbox keeps one per service and endpoint, as a long-lived service would.
+_original_boto_client_for = boto_client.boto_client_for
+_WORKFLOW_CLIENTS: dict[tuple[str, str, bool, int], Any] = {}
+_WORKFLOW_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    key = (region, service, bool(botocore_stubber.enabled), int(moto_server_port()))
+    with _WORKFLOW_CLIENTS_LOCK:
+        if key not in _WORKFLOW_CLIENTS:
+            _WORKFLOW_CLIENTS[key] = _original_boto_client_for(region, service, state_credentials)
+        return _WORKFLOW_CLIENTS[key]
+
+
+# moto parses a state machine's definition (ANTLR) again for every execution: a quarter of a second of CPU
+# for the deploy workflow. The parsed program keeps no execution's state (that lives in each execution's
+# environment), so executions of one definition share it.
+_original_evaluation_entrypoint = sfn_execution_worker.ExecutionWorker._get_evaluation_entrypoint
+_PROGRAMS: dict[str, Any] = {}
+
+
+def _shared_evaluation_entrypoint(self: Any) -> Any:
+    definition = self._evaluation_details.state_machine_details.definition
+    with _WORKFLOW_CLIENTS_LOCK:
+        if definition not in _PROGRAMS:
+            _PROGRAMS[definition] = _original_evaluation_entrypoint(self)
+        return _PROGRAMS[definition]
+
+
+def _install_fault_injection() -> None:
+    sfn_execution_worker.ExecutionWorker._get_evaluation_entrypoint = _shared_evaluation_entrypoint
+    for module in (
+        lambda_eval_utils,
+        state_task_service_aws_sdk,
+        state_task_service_dynamodb,
+        state_task_service_events,
+        state_task_service_sns,
+    ):
+        module.boto_client_for = _shared_boto_client_for
+    BotocoreStubber.__call__ = _stubber_call
+    execute_state.Thread = _StateAttemptThread  # type: ignore[misc]
+    execute_state.ExecutionState._evaluate_with_timeout = _evaluate_with_timeout
+    botocore.endpoint.time = _ScaledTime()  # the SDK's retry backoff, on the compressed clock
+    aws_sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    _name_integration_errors(aws_sdk, lambda task: task._normalise_service_error_name(task.resource.api_name))
+    _name_integration_errors(state_task_service_lambda.StateTaskServiceLambda, lambda _: "Lambda")
+    _name_integration_errors(state_task_service_dynamodb.StateTaskServiceDynamoDB, lambda _: "DynamoDB")
+    _name_integration_errors(state_task_service_sns.StateTaskServiceSns, lambda _: "SNS")
+    # moto reports an EventBridge service error as States.Runtime (uncatchable); AWS names it
+    _name_integration_errors(
+        state_task_service_events.StateTaskServiceEvents, lambda _: "EventBridge", name_client_errors=True
+    )
+
+
+# ------------------------------------------------------------------ 11. KMS keys from CloudFormation
+_original_key_from_cloudformation = kms_models.Key.create_from_cloudformation_json.__func__
+
+
+def _key_from_cloudformation(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+    """moto 5.2.5 passes AWS::KMS::Key Tags ({Key, Value}) to KMS's tagger, which wants {TagKey, TagValue},
+    and keeps a KeyPolicy given as an object where DescribeKey and GetKeyPolicy expect JSON text."""
+    properties = dict(cloudformation_json["Properties"])
+    if not isinstance(properties["KeyPolicy"], str):
+        properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+    properties["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags", [])]
+    template = {**cloudformation_json, "Properties": properties}
+    return _original_key_from_cloudformation(cls, resource_name, template, *args, **kwargs)
+
+
 # ------------------------------------------------------------------ install
 def install() -> SandboxState:
     """Apply every patch once per process; returns the shared sandbox state."""
@@ -1094,6 +1352,7 @@ def install() -> SandboxState:
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)
+    kms_models.Key.create_from_cloudformation_json = classmethod(_key_from_cloudformation)
     sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
     sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response
     state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(
@@ -1105,6 +1364,7 @@ def install() -> SandboxState:
     sfn_timeout.Timeout._eval_body = _scaled_timeout
     sfn_heartbeat.Heartbeat._eval_body = _scaled_timeout
     retrier_decl.time = _ScaledTime()
+    _install_fault_injection()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()
     logging.getLogger("moto").setLevel(logging.CRITICAL if not os.environ.get("SANDBOX_DEBUG") else logging.DEBUG)

@@ -11,10 +11,19 @@ from aws_lambda_powertools import Logger, Tracer
 
 from mlops import bakes, pruning, scaling
 from mlops.analysis import Thresholds, analyse_bake
-from mlops.canary import live_variant_of, parse_steps, plan_deployment, plan_restore
+from mlops.canary import (
+    REGISTRY_APPROVAL,
+    live_variant_of,
+    newer_version_serving,
+    parse_steps,
+    plan_deployment,
+    plan_restore,
+)
 from mlops.ledger import Ledger
 from mlops.locks import EndpointLock
+from mlops.payloads import CANARY_PAYLOADS, check_payload
 from mlops.settings import Settings
+from mlops.transient import transient_errors_named
 
 logger = Logger()
 tracer = Tracer()
@@ -68,6 +77,12 @@ def restore(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[s
 def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
     endpoint, config = endpoint_and_config(settings)
     package = live_package(endpoint, config, ledger, settings.endpoint_name) if endpoint and config else None
+    newer = newer_version_serving(event["ModelPackageArn"], package)
+    if newer is not None and (
+        event.get("RequestedBy") != REGISTRY_APPROVAL  # started by hand: it deploys what it names
+        or sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"] != "Approved"
+    ):
+        newer = None
     result = plan_deployment(
         candidate_arn=event["ModelPackageArn"],
         candidate_version=int(event["Version"]),
@@ -78,6 +93,7 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
         steps=parse_steps(os.environ.get("CANARY_STEPS", "10,50,100")),
         instance_type=os.environ["INSTANCE_TYPE"],
         instance_count=int(os.environ["INSTANCE_COUNT"]),
+        newer_approved_live=newer,
     )
     return result.as_dict()
 
@@ -146,9 +162,11 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     settings = Settings.from_env()
+    check_payload(event, CANARY_PAYLOADS, settings, workflows=("deploy", "rollback"))  # before any AWS call
     action = ACTIONS.get(str(event.get("Action")))
     if action is None:
         raise UnknownAction(f"unknown action {event.get('Action')!r}; known: {', '.join(ACTIONS)}")
-    result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
+    with transient_errors_named():  # the workflow retries these; other errors go to its Catch
+        result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
     logger.info(f"{event['Action']}: {result}")
     return result

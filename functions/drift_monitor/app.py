@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Tracer
 
 from mlops.ledger import Ledger
 from mlops.monitoring import MonitorConfig, run_monitor
+from mlops.payloads import check_schedule
 from mlops.settings import Settings
 
 logger = Logger()
@@ -21,6 +22,7 @@ cloudwatch = boto3.client("cloudwatch")
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    check_schedule(event)  # its schedule's event or {} (a run by hand), before any AWS call
     settings = Settings.from_env()
     config = MonitorConfig(
         project=settings.project_name,

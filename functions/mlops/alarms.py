@@ -104,7 +104,7 @@ def react_to_alarm(
     if role == "canary" and change.state.value == "ALARM":
         variant = change.alarmName.rsplit("-", 1)[-1]
         reason = f"alarm {change.alarmName}: {change.state.reason}"
-        execution = request_abort(settings.endpoint_name, variant, reason, ledger, sfn)
+        execution = request_abort(settings.endpoint_name, variant, reason, ledger, sfn, change.state.timestamp)
         if execution:
             return Reaction("aborted", f"canary {execution} on variant {variant} aborted by {change.alarmName}")
     return Reaction("recorded", f"{role} alarm {change.alarmName}: {previous} -> {change.state.value}")

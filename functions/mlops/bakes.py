@@ -8,6 +8,7 @@ once with {"Abort": reason}, so an alarm between two steps is not lost either.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from .ledger import Ledger, now_iso
@@ -61,23 +62,45 @@ def start_bake(
 def complete_bake(endpoint: str, execution_name: str, reason: str, ledger: Ledger, sfn: Any) -> bool:
     """End the waiting bake of this execution with an abort; False when none waits."""
     bake = ledger.get(f"ENDPOINT#{endpoint}", BAKE_SK)
-    if not bake or bake.get("execution_name") != execution_name or bake.get("completed_at"):
+    if not bake or bake.get("execution_name") != execution_name:
         return False
     token = str(bake["token"])
+    if bake.get("completed_at"):
+        # marked by a delivery that may have died before telling the workflow: telling it again is
+        # harmless (Step Functions takes one completion per token, the others answer TaskTimedOut)
+        return bake.get("outcome") == "abort" and complete(sfn, token, output={"Abort": reason})
     if not ledger.mark_completed(f"ENDPOINT#{endpoint}", BAKE_SK, token, "abort"):
         return False
     # False when the bake had already ended: the next step boundary sees the abort request.
     return complete(sfn, token, output={"Abort": reason})
 
 
-def request_abort(endpoint: str, variant: str, reason: str, ledger: Ledger, sfn: Any) -> str | None:
-    """Abort the running canary whose candidate is `variant`; returns its execution name, or None."""
+def earlier(moment: str, than: str) -> bool:
+    """Whether one ISO 8601 time (an alarm's, a workflow's) is before another; False when either is unreadable."""
+    try:
+        first, second = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (moment, than))
+        return first < second
+    except (ValueError, TypeError):  # (TypeError: one of them carries no time zone)
+        return False
+
+
+def request_abort(
+    endpoint: str, variant: str, reason: str, ledger: Ledger, sfn: Any, changed_at: str | None = None
+) -> str | None:
+    """Abort the running canary whose candidate is `variant`; returns its execution name, or None.
+
+    changed_at: when the alarm went to ALARM. A change from before the canary started, delivered late
+    (EventBridge retries for up to a day and keeps no order), says nothing of the candidate: its guards
+    were reset to OK before it took traffic, and fire again if it misbehaves.
+    """
     canary = ledger.get(f"ENDPOINT#{endpoint}", CANARY_SK)
     lock = ledger.get(f"ENDPOINT#{endpoint}", "LOCK")
     if not canary or canary.get("candidate_variant") != variant:
         return None
     if not lock or lock.get("holder") != canary.get("execution_arn"):
         return None  # that canary has finished
+    if changed_at and earlier(changed_at, str(canary.get("started_at", ""))):
+        return None
     execution_name = str(canary["execution_name"])
     ledger.record_once(f"ENDPOINT#{endpoint}", abort_sk(execution_name), kind="abort-request", reason=reason)
     complete_bake(endpoint, execution_name, reason, ledger, sfn)

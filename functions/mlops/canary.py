@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 COLOURS = ("Blue", "Green")
-Kind = Literal["First", "Canary", "AlreadyLive"]
+Kind = Literal["First", "Canary", "AlreadyLive", "Superseded"]
+# RequestedBy of the deployments that registry approvals start (the others were started by hand)
+REGISTRY_APPROVAL = "model registry approval"
 
 
 class InvalidSteps(ValueError):
@@ -83,6 +85,17 @@ def _variant(name: str, model: str, instance_type: str, count: int, weight: floa
     }
 
 
+def newer_version_serving(candidate_arn: str, live_package_arn: str | None) -> int | None:
+    """The live version's number when it is a newer version of the candidate's model package group."""
+    if not live_package_arn:
+        return None
+    group, _, number = live_package_arn.rpartition("/")
+    candidate_group, _, candidate_number = candidate_arn.rpartition("/")
+    if group != candidate_group or not number.isdigit() or not candidate_number.isdigit():
+        return None
+    return int(number) if int(number) > int(candidate_number) else None
+
+
 def plan_deployment(
     *,
     candidate_arn: str,
@@ -94,11 +107,15 @@ def plan_deployment(
     steps: list[int],
     instance_type: str,
     instance_count: int,
+    newer_approved_live: int | None = None,
 ) -> Plan:
     """What the deploy workflow does, given the endpoint as it is and the ledger's live version.
 
     live_package_arn: the ledger's live version or, for an endpoint the ledger does not know yet,
     the package behind its live variant's model (None when that model was not made from a package).
+    newer_approved_live: for a deployment a registry approval started, the number of a newer, still
+    approved version of the same group that serves already; the newest approved version wins, so an
+    approval delivered late (EventBridge keeps no order) or that waited behind it deploys nothing.
     """
     if endpoint is None or config is None:
         colour = "Blue"
@@ -119,6 +136,16 @@ def plan_deployment(
             CandidateVariant=live.name,
             LiveVariant=live.name,
             LiveModelPackageArn=candidate_arn,
+            PreviousConfigName=endpoint["EndpointConfigName"],
+        )
+    if newer_approved_live is not None:
+        return Plan(
+            Kind="Superseded",
+            Reason=f"version {newer_approved_live}, newer than {candidate_version} and approved, serves already",
+            ResourceName=resource_name,
+            CandidateVariant=live.name,
+            LiveVariant=live.name,
+            LiveModelPackageArn=live_package_arn or "unknown",
             PreviousConfigName=endpoint["EndpointConfigName"],
         )
     colour = candidate_colour(live.name)

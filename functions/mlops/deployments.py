@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from .bakes import request_abort
-from .events import ModelPackageStateChange
+from .canary import REGISTRY_APPROVAL
+from .events import ModelPackageStateChange, UnknownResource
 from .ledger import Ledger
 from .reactions import Reaction
 from .settings import Settings
@@ -90,12 +91,23 @@ def approver(described: dict[str, Any]) -> str:
     return str(by.get("UserProfileName") or identity.get("Arn") or identity.get("PrincipalId") or "unknown")
 
 
+def registered_version(sagemaker: Any, arn: str) -> dict[str, Any]:
+    """DescribeModelPackage; UnknownResource when the registry has no such version (nothing to deploy)."""
+    try:
+        return dict(sagemaker.describe_model_package(ModelPackageName=arn))
+    except sagemaker.exceptions.ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") not in ("ValidationException", "ResourceNotFound"):
+            raise
+        raise UnknownResource(f"version {arn} is not in the model registry: {details.get('Message', '')}") from None
+
+
 def deployment_input(change: ModelPackageStateChange, approved_by: str = "unknown") -> dict[str, str]:
     """The deploy workflow's input; identical for duplicates so that StartExecution stays idempotent."""
     return {
         "ModelPackageArn": change.ModelPackageArn,
         "Reason": f"version {change.ModelPackageVersion} approved in the model registry at {change.LastModifiedTime}",
-        "RequestedBy": "model registry approval",
+        "RequestedBy": REGISTRY_APPROVAL,
         "ApprovedBy": approved_by,
     }
 
@@ -120,7 +132,7 @@ def react_to_approval(
     if reason:
         return Reaction("ignored", reason)
     name = execution_name(change)
-    approved_by = approver(sagemaker.describe_model_package(ModelPackageName=change.ModelPackageArn))
+    approved_by = approver(registered_version(sagemaker, change.ModelPackageArn))
     execution_arn, _ = start_once(sfn, settings.deploy_state_machine_arn, name, deployment_input(change, approved_by))
     pk, sk = f"APPROVAL#{change.ModelPackageArn}", f"CHANGE#{change.LastModifiedTime}"
     first = ledger.record_once(

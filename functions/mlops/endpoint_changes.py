@@ -17,6 +17,7 @@ from .events import EndpointStateChange
 from .ledger import Ledger, now_iso
 from .reactions import Reaction
 from .task_tokens import complete
+from .transient import is_transient
 
 WAIT_SK = "WAIT"
 
@@ -68,6 +69,8 @@ def request_change(request: ChangeRequest, sagemaker: Any, ledger: Ledger) -> di
                 EndpointName=request.EndpointName, DesiredWeightsAndCapacities=request.Weights
             )
     except sagemaker.exceptions.ClientError as error:
+        if is_transient(error):
+            raise  # not a refusal: the workflow retries the change
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))
         raise EndpointChangeRefused(f"{code}: {message}") from None
@@ -101,15 +104,21 @@ def settle_change(change: EndpointStateChange, event_id: str, sagemaker: Any, sf
         event_id=event_id,
     )
     waiting = ledger.get(pk, WAIT_SK)
-    if not waiting or waiting.get("completed_at"):
+    if not waiting:
         return Reaction("recorded", f"{change.EndpointName} {change.EndpointStatus}; no workflow waits")
     described = sagemaker.describe_endpoint(EndpointName=change.EndpointName)
     settlement = judge(change.EndpointStatus, change.EndpointConfigName, described, str(waiting["expected_config"]))
     if settlement.outcome == "wait":
         return Reaction("recorded", f"{change.EndpointName}: {settlement.reason}")
     token = str(waiting["token"])
-    if not ledger.mark_completed(pk, WAIT_SK, token, settlement.outcome):
-        return Reaction("duplicate", f"{change.EndpointName}: the waiting workflow was already told")
+    told_before = bool(waiting.get("completed_at"))
+    already = Reaction("duplicate", f"{change.EndpointName}: the waiting workflow was already told")
+    if told_before and waiting.get("outcome") != settlement.outcome:
+        return already
+    # Marked by a delivery that may have died before telling the workflow: telling it again is harmless
+    # (Step Functions takes one completion per token, the others answer TaskTimedOut).
+    if not told_before and not ledger.mark_completed(pk, WAIT_SK, token, settlement.outcome):
+        return already
     if settlement.outcome == "succeed":
         told = complete(
             sfn, token, output={"EndpointStatus": "InService", "EndpointConfigName": change.EndpointConfigName}
@@ -117,5 +126,7 @@ def settle_change(change: EndpointStateChange, event_id: str, sagemaker: Any, sf
     else:
         told = complete(sfn, token, error=settlement.error, cause=settlement.reason)
     if not told:
+        if told_before:
+            return already
         return Reaction("recorded", f"{change.EndpointName}: the waiting workflow is gone ({settlement.reason})")
     return Reaction("completed", f"{change.EndpointName}: {settlement.reason}", str(waiting.get("execution_arn")))

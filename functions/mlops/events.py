@@ -1,97 +1,232 @@
-"""The EventBridge events this project reacts to, as typed models parsed by Powertools."""
+"""The EventBridge events this project reacts to, as typed models parsed by Powertools.
+
+The models hold events to what AWS documents and to AWS's own limits: model package groups,
+endpoints and endpoint configurations have names of at most 63 characters, pipelines 256, alarms
+255, ARNs 2048, timestamps are strings, an event is at most 256 KB (EventBridge's maximum). A field
+of the wrong type is refused, not converted ("2" is not a version number). The ARNs an event carries
+must agree with its account and region and with the names beside them: an event that contradicts
+itself did not come from the AWS service it names.
+"""
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+import json
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 PIPELINE_EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+
+MAX_EVENT_BYTES = 256 * 1024  # EventBridge refuses larger events
+MAX_ARN = 2048
+MAX_TIMESTAMP = 64
+MAX_MODEL_PACKAGE_VERSION = 2**31 - 1  # an Integer in SageMaker's API
+SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"  # groups, endpoints, configs, pipelines
+PARTITION = r"arn:aws[a-z-]*"
+REGION = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"
+
+Timestamp = Annotated[str, Field(min_length=1, max_length=MAX_TIMESTAMP)]
+Status = Annotated[str, Field(min_length=1, max_length=64)]
+ResourceArn = Annotated[str, Field(min_length=1, max_length=MAX_ARN)]
 
 
 class MalformedEvent(ValueError):
     """An event that does not have the shape AWS documents; the message names the fields."""
 
 
+class UnknownResource(LookupError):
+    """A well-formed event of this project naming a resource that does not exist (a version never registered,
+    a run never started): bad input, set aside like a malformed event."""
+
+
+class Arn(NamedTuple):
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+
+def split_arn(arn: str) -> Arn:
+    partition, service, region, account, resource = (arn.split(":", 5) + [""] * 6)[1:6]
+    return Arn(partition, service, region, account, resource)
+
+
+class AwsEvent(EventBridgeModel):
+    """The envelope of every event an AWS service sends, within AWS's limits."""
+
+    version: str = Field(min_length=1, max_length=16)
+    id: str = Field(min_length=1, max_length=128)
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=f"^{REGION}$")
+    resources: list[ResourceArn] = Field(max_length=100)
+    replay_name: str | None = Field(None, alias="replay-name", max_length=256)
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _time_is_text(cls, value: object) -> object:
+        if not isinstance(value, str):  # pydantic would read a number as seconds since 1970
+            raise ValueError(f"must be an ISO 8601 timestamp string, not {type(value).__name__}")
+        return value
+
+    def arn_problems(self, field: str, arn: str) -> list[str]:
+        """How an ARN in this event disagrees with the account and region the event comes from."""
+        parts = split_arn(arn)
+        if (parts.account, parts.region) == (self.account, self.region):
+            return []
+        return [
+            f"{field} names account {parts.account} in {parts.region}, "
+            f"the event comes from account {self.account} in {self.region}"
+        ]
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 class ModelPackageStateChange(BaseModel):
-    ModelPackageGroupName: str = Field(min_length=1)
-    ModelPackageVersion: int = Field(ge=1)
-    ModelPackageArn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+/\d+$")
-    ModelPackageStatus: str
-    ModelApprovalStatus: str
-    LastModifiedTime: str = Field(min_length=1)
-    CreationTime: str | None = None
+    ModelPackageGroupName: str = Field(max_length=63, pattern=SAGEMAKER_NAME)
+    ModelPackageVersion: int = Field(strict=True, ge=1, le=MAX_MODEL_PACKAGE_VERSION)
+    ModelPackageArn: str = Field(
+        max_length=MAX_ARN, pattern=rf"^{PARTITION}:sagemaker:{REGION}:\d{{12}}:model-package/[a-zA-Z0-9-]{{1,63}}/\d+$"
+    )
+    ModelPackageStatus: Status
+    ModelApprovalStatus: Status
+    LastModifiedTime: Timestamp
+    CreationTime: Timestamp | None = None
 
 
-class ModelPackageEvent(EventBridgeModel):
+class ModelPackageEvent(AwsEvent):
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
     detail: ModelPackageStateChange
 
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelPackageEvent:
+        change = self.detail
+        problems = self.arn_problems("detail.ModelPackageArn", change.ModelPackageArn)
+        group, _, version = split_arn(change.ModelPackageArn).resource.removeprefix("model-package/").rpartition("/")
+        if group.lower() != change.ModelPackageGroupName.lower():  # SageMaker lowercases names in ARNs
+            problems.append(f"detail.ModelPackageArn names group {group}, not {change.ModelPackageGroupName}")
+        if int(version) != change.ModelPackageVersion:
+            problems.append(f"detail.ModelPackageArn names version {version}, not {change.ModelPackageVersion}")
+        _refuse(problems)
+        return self
+
 
 class AlarmState(BaseModel):
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-    reason: str = ""
-    timestamp: str = Field(min_length=1)
+    reason: str = Field(default="", max_length=1023)
+    timestamp: Timestamp
 
 
 class AlarmStateChange(BaseModel):
-    alarmName: str = Field(min_length=1)
+    alarmName: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")  # no ASCII controls
     state: AlarmState
     previousState: AlarmState | None = None
 
 
-class AlarmEvent(EventBridgeModel):
+class AlarmEvent(AwsEvent):
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
     detail: AlarmStateChange
 
+    @model_validator(mode="after")
+    def _consistent(self) -> AlarmEvent:
+        problems = []
+        for index, arn in enumerate(self.resources):
+            parts = split_arn(arn)
+            if parts.service != "cloudwatch" or not parts.resource.startswith("alarm:"):
+                continue
+            problems += self.arn_problems(f"resources.{index}", arn)
+            if parts.resource.removeprefix("alarm:") != self.detail.alarmName:
+                problems.append(f"resources.{index} names another alarm than {self.detail.alarmName}")
+        _refuse(problems)
+        return self
+
 
 class PipelineExecutionStatusChange(BaseModel):
-    pipelineArn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[^/]+$")
+    pipelineArn: str = Field(
+        max_length=MAX_ARN, pattern=rf"^{PARTITION}:sagemaker:{REGION}:\d{{12}}:pipeline/[a-zA-Z0-9-]{{1,256}}$"
+    )
     pipelineExecutionArn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[^/]+/execution/.+$"
+        max_length=MAX_ARN,
+        pattern=rf"^{PARTITION}:sagemaker:{REGION}:\d{{12}}:pipeline/[a-zA-Z0-9-]{{1,256}}/execution/[A-Za-z0-9_-]{{1,64}}$",
     )
     currentPipelineExecutionStatus: Literal["Executing", "Stopping", "Stopped", "Failed", "Succeeded"]
-    previousPipelineExecutionStatus: str | None = None
-    executionStartTime: str | None = None
-    executionEndTime: str | None = None
-    pipelineExecutionDisplayName: str | None = None
+    previousPipelineExecutionStatus: Status | None = None
+    executionStartTime: Timestamp | None = None
+    executionEndTime: Timestamp | None = None
+    pipelineExecutionDisplayName: str | None = Field(default=None, max_length=256)
 
 
-class PipelineExecutionEvent(EventBridgeModel):
+class PipelineExecutionEvent(AwsEvent):
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Model Building Pipeline Execution Status Change"] = Field(alias="detail-type")
     detail: PipelineExecutionStatusChange
 
+    @model_validator(mode="after")
+    def _consistent(self) -> PipelineExecutionEvent:
+        change = self.detail
+        problems = self.arn_problems("detail.pipelineArn", change.pipelineArn)
+        if not change.pipelineExecutionArn.lower().startswith(f"{change.pipelineArn.lower()}/execution/"):
+            problems.append("detail.pipelineExecutionArn is not an execution of detail.pipelineArn")
+        _refuse(problems)
+        return self
+
 
 class EndpointStateChange(BaseModel):
-    EndpointName: str = Field(min_length=1)
-    EndpointConfigName: str = Field(min_length=1)
+    EndpointName: str = Field(max_length=63, pattern=SAGEMAKER_NAME)
+    EndpointConfigName: str = Field(max_length=63, pattern=SAGEMAKER_NAME)
     EndpointStatus: Literal[
         "OutOfService", "Creating", "Updating", "SystemUpdating", "RollingBack", "InService", "Deleting", "Failed"
     ]
-    LastModifiedTime: str = Field(min_length=1)
-    EndpointArn: str | None = None
+    LastModifiedTime: Timestamp
+    EndpointArn: str | None = Field(
+        default=None, max_length=MAX_ARN, pattern=rf"^{PARTITION}:sagemaker:{REGION}:\d{{12}}:endpoint/[a-zA-Z0-9-]+$"
+    )
 
 
-class EndpointEvent(EventBridgeModel):
+class EndpointEvent(AwsEvent):
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
     detail: EndpointStateChange
 
+    @model_validator(mode="after")
+    def _consistent(self) -> EndpointEvent:
+        arn = self.detail.EndpointArn
+        if arn is None:
+            return self
+        problems = self.arn_problems("detail.EndpointArn", arn)
+        if split_arn(arn).resource.removeprefix("endpoint/").lower() != self.detail.EndpointName.lower():
+            problems.append(f"detail.EndpointArn names another endpoint than {self.detail.EndpointName}")
+        _refuse(problems)
+        return self
+
 
 T = TypeVar("T", bound=BaseModel)
+
+
+def event_size(event: dict[str, Any]) -> int:
+    """The event's size as EventBridge counts it: its JSON text, in bytes."""
+    return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
 def parse_event(event: object, model: type[T]) -> T:
     """Parse an event into `model`, or raise MalformedEvent naming every wrong field in one line."""
     if not isinstance(event, dict):
         raise MalformedEvent(f"event is a {type(event).__name__}, not a JSON object")
+    try:
+        size = event_size(event)
+    except (RecursionError, ValueError):
+        raise MalformedEvent("event is nested too deeply to be JSON") from None
+    if size > MAX_EVENT_BYTES:
+        raise MalformedEvent(f"event is {size} bytes, more than EventBridge's maximum of {MAX_EVENT_BYTES}")
     try:
         return parse(event=event, model=model)
     except ValidationError as error:

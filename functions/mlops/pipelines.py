@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import PipelineExecutionStatusChange
+from .events import PipelineExecutionStatusChange, UnknownResource
 from .ledger import Ledger, now_iso
 from .reactions import Reaction
 from .retrains import failed_step
@@ -63,12 +63,16 @@ def outcome_of_attempt(ends: list[dict[str, object]], execution_arn: str, attemp
 
 
 def _tell_workflow(ledger: Ledger, sfn: Any, execution_arn: str, outcome: dict[str, Any]) -> bool:
-    """Complete the waiting token if it waits for this attempt; True for the one caller that did."""
+    """Complete the waiting token if it waits for this attempt; True when this call completed it."""
     pk = execution_pk(execution_arn)
     waiting = ledger.get(pk, WAIT_SK)
-    if not waiting or waiting.get("completed_at") or int(str(waiting.get("attempt", 0))) != outcome["Attempt"]:
+    if not waiting or int(str(waiting.get("attempt", 0))) != outcome["Attempt"]:
         return False
     token = str(waiting["token"])
+    if waiting.get("completed_at"):
+        # marked, then maybe cut off before the token was completed: completing it again is harmless
+        # (Step Functions takes one completion per token; the others answer TaskTimedOut)
+        return waiting.get("outcome") == outcome["Status"] and complete(sfn, token, output=outcome)
     if not ledger.mark_completed(pk, WAIT_SK, token, str(outcome["Status"])):
         return False
     return complete(sfn, token, output=outcome)
@@ -111,6 +115,19 @@ def failure_report(execution_arn: str, status: str, reason: str, steps: list[dic
     )
 
 
+def described_run(sagemaker: Any, execution_arn: str) -> dict[str, Any]:
+    """DescribePipelineExecution; UnknownResource when SageMaker has no such run (before anything is recorded)."""
+    try:
+        return dict(sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn))
+    except sagemaker.exceptions.ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") not in ("ResourceNotFound", "ValidationException"):
+            raise
+        raise UnknownResource(
+            f"pipeline execution {execution_arn} does not exist: {details.get('Message', '')}"
+        ) from None
+
+
 def react_to_pipeline_status(
     change: PipelineExecutionStatusChange,
     event_id: str,
@@ -124,6 +141,7 @@ def react_to_pipeline_status(
     if name != settings.pipeline_name.lower():
         return Reaction("ignored", f"pipeline {name} is not this project's pipeline {settings.pipeline_name}")
     arn = change.pipelineExecutionArn
+    described = described_run(sagemaker, arn) if sagemaker is not None else None
     status = change.currentPipelineExecutionStatus
     moment = change.executionEndTime or change.executionStartTime or "unknown"
     first = ledger.record_once(
@@ -135,17 +153,11 @@ def react_to_pipeline_status(
         display_name=change.pipelineExecutionDisplayName,
         event_id=event_id,
     )
-    if not first:
+    if not first and status not in ENDED:  # an end goes on: its delivery may have stopped before telling anyone
         return Reaction("duplicate", f"{arn} {status} already recorded")
     short = arn.rsplit("/", 1)[-1]
-    if status not in ENDED or sagemaker is None:
+    if status not in ENDED or described is None:
         return Reaction("recorded", f"pipeline execution {short} is {status}")
-    try:
-        described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
-    except sagemaker.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("ResourceNotFound", "ValidationException"):
-            raise
-        return Reaction("recorded", f"pipeline execution {short} is {status}; SageMaker does not know it")
     if described.get("PipelineExecutionStatus") != status:
         now = described.get("PipelineExecutionStatus")
         return Reaction("recorded", f"pipeline execution {short}: event says {status}, it is {now} (stale event)")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .transient import is_transient
+
 
 def _paged(call: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
@@ -38,7 +40,9 @@ def prune(sagemaker: Any, project: str, keep: int, in_use: set[str]) -> dict[str
     for name in kept:
         try:
             variants = sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
-        except sagemaker.exceptions.ClientError:
+        except sagemaker.exceptions.ClientError as error:
+            if is_transient(error):
+                raise  # a config not read could still use a model this run would delete
             continue  # a config made by hand, or gone already
         used_models |= {variant["ModelName"] for variant in variants}
     deleted: dict[str, list[str]] = {"EndpointConfigs": [], "Models": []}

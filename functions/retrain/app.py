@@ -10,10 +10,12 @@ from aws_lambda_powertools import Logger, Tracer
 
 from mlops.deployments import automation_marker
 from mlops.ledger import Ledger
+from mlops.payloads import RETRAIN_PAYLOADS, check_payload
 from mlops.pipelines import await_run
 from mlops.retraining import RetrainConfig, admit, assess
 from mlops.retrains import RetrainGate, policy_from_env
 from mlops.settings import Settings
+from mlops.transient import transient_errors_named
 
 logger = Logger()
 tracer = Tracer()
@@ -75,10 +77,12 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    check_payload(event, RETRAIN_PAYLOADS, Settings.from_env(), workflows=("retrain",))  # before any AWS call
     action = ACTIONS.get(str(event.get("Action")))
     if action is None:
         raise UnknownAction(f"unknown action {event.get('Action')!r}; expected one of {sorted(ACTIONS)}")
     settings = Settings.from_env()
-    result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
+    with transient_errors_named():  # the workflow retries these; other errors go to its Catch
+        result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
     logger.info(f"{event['Action']}: {result}")
     return result
