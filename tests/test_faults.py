@@ -85,6 +85,7 @@ class Run:
     expected_live: str  # the version the endpoint should serve if the workflow did its job
     injection: faults.Injection | None = None
     outcomes: list[dict[str, Any]] = field(default_factory=list)  # its outcome entries in the ledger
+    live_before: str = ""  # the version live when it started (after any set-up the workflow needed)
 
     @property
     def arn(self) -> str:
@@ -254,12 +255,13 @@ class FaultWorld:
         start, expected_live = {"deploy": self._deploy, "rollback": self._rollback, "retrain": self._retrain}[workflow](
             number
         )
+        live_before = self.live_version()
         with faults.inject(plan) if plan else contextlib.nullcontext() as injection:
             name = start()
             self.settle()
         execution = self.execution(workflow, name)
         arn = execution["executionArn"]
-        return Run(workflow, execution, self.history(arn), expected_live, injection, self.outcomes_of(arn))
+        return Run(workflow, execution, self.history(arn), expected_live, injection, self.outcomes_of(arn), live_before)
 
     def _deploy(self, number: int) -> tuple[Callable[[], str], str]:
         """A new version is registered and approved: the approval starts the deploy workflow."""
@@ -437,13 +439,11 @@ KEEPS_FAILING = [
 def test_a_state_that_keeps_failing_ends_cleanly(
     world: FaultWorld, workflow: str, state: str, kind: faults.Kind, told: str
 ) -> None:
-    live_before = world.live_version()
-
     run = world.run(workflow, faults.FaultInState(f"{PROJECT}-{workflow}", state, kind, every_attempt=True))
 
     errors = run.failures_in(state)
     assert len(errors) > 1, f"{state} failed {len(errors)} times: its retries were not exhausted"
-    assert world.live_version() == live_before
+    assert world.live_version() == run.live_before
     assert_ends_cleanly(world, run)
     [outcome] = world.outcomes_of(run.arn)
     [message] = world.messages_about(run.arn)
@@ -589,3 +589,16 @@ def test_an_endpoint_status_handler_dying_after_any_call_ends_the_deployment_onc
         assert run.status == baseline.status, f"dying after call {index}: {run.status} {run.execution.get('cause')}"
         assert_same_outcome(world, baseline, run)
         assert_ends_cleanly(world, run)
+
+
+def test_a_canary_the_automation_cannot_carry_on_does_not_reject_the_version(world: FaultWorld) -> None:
+    """A step whose AWS calls keep failing rolls the canary back, but says nothing against the version."""
+    run = world.run("deploy", faults.FaultInState(f"{PROJECT}-deploy", "RecordStep", "throttle", every_attempt=True))
+
+    assert run.status == ("FAILED", "CanaryInterrupted"), run.execution.get("cause")
+    assert world.live_version() == run.live_before
+    described = world.client("sagemaker").describe_model_package(ModelPackageName=run.expected_live)
+    assert described["ModelApprovalStatus"] == "Approved"
+    [outcome] = run.outcomes
+    assert outcome["outcome"] == "Interrupted" and "not rejected" in str(outcome["detail"])
+    assert_ends_cleanly(world, run)
