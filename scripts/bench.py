@@ -1039,7 +1039,8 @@ def render(results: dict[str, Any]) -> str:
         (
             "drift monitor",
             "one scheduled run, in the sandbox",
-            f"{summary.get('Records', 0):,} records in {summary.get('Files', 0)} capture files",
+            f"{summary.get('Records', 0):,} records in {summary.get('Files', 0)} capture file"
+            + ("" if summary.get("Files", 0) == 1 else "s"),
             f"{run.summary()}, {len(run.metric_hours)} custom metrics published, "
             f"{run.s3_writes:.0f} S3 LIST/PUT and {run.s3_reads:.0f} GET",
         )
