@@ -30,7 +30,7 @@ OTHER_ACCOUNT = "210987654321"
 # workflow-step functions get half as many payloads, events over EventBridge's 256 KB a fiftieth) and
 # FUZZ_INPUT_EXAMPLES manual inputs per workflow (a tenth of them through the whole workflow). Set them
 # higher for a deeper run. Derandomized, no example database: a failure is a failure on every run.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 INPUT_EXAMPLES = int(os.environ.get("FUZZ_INPUT_EXAMPLES", "100"))
 
 
