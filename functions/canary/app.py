@@ -34,10 +34,6 @@ cloudwatch = boto3.client("cloudwatch")
 autoscaling = boto3.client("application-autoscaling")
 
 
-class UnknownAction(ValueError):
-    """The workflow asked for an action this function does not have."""
-
-
 def live_package(endpoint: dict[str, Any], config: dict[str, Any], ledger: Ledger, endpoint_name: str) -> str | None:
     """The package the live variant serves: from its model if made from one, else the ledger's record."""
     model = sagemaker.describe_model(ModelName=live_variant_of(endpoint, config).model_name)
@@ -163,9 +159,7 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     settings = Settings.from_env()
     check_payload(event, CANARY_PAYLOADS, settings, workflows=("deploy", "rollback"))  # before any AWS call
-    action = ACTIONS.get(str(event.get("Action")))
-    if action is None:
-        raise UnknownAction(f"unknown action {event.get('Action')!r}; known: {', '.join(ACTIONS)}")
+    action = ACTIONS[str(event["Action"])]  # check_payload refused any other action
     with transient_errors_named():  # the workflow retries these; other errors go to its Catch
         result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
     logger.info(f"{event['Action']}: {result}")

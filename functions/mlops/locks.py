@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .task_tokens import complete
+from .transient import TransientAwsError
 
 LOCK_SK = "LOCK"
 
@@ -69,8 +70,9 @@ def decide_release(state: LockState, execution: str, now: int, lease: int) -> De
     return Decision(LockState(state.revision + 1), outcome="released")
 
 
-class LockConflict(RuntimeError):
-    """Another request changed the lock first; the caller retries with a fresh read."""
+class LockConflict(TransientAwsError):
+    """Another request changed the lock first; the caller retries with a fresh read (and the workflow
+    retries the step when that keeps happening)."""
 
 
 class EndpointLock:

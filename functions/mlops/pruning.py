@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .transient import is_transient
-
 
 def _paged(call: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
@@ -41,9 +39,9 @@ def prune(sagemaker: Any, project: str, keep: int, in_use: set[str]) -> dict[str
         try:
             variants = sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
         except sagemaker.exceptions.ClientError as error:
-            if is_transient(error):
-                raise  # a config not read could still use a model this run would delete
-            continue  # a config made by hand, or gone already
+            if error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise  # a config not read (throttled, denied) could still use a model this run would delete
+            continue  # gone already
         used_models |= {variant["ModelName"] for variant in variants}
     deleted: dict[str, list[str]] = {"EndpointConfigs": [], "Models": []}
     for config in configs:

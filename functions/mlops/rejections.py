@@ -32,10 +32,11 @@ def message_body(event: object, reason: str, function_name: str) -> str:
     return json.dumps(
         {
             **kept,
-            "event_truncated": text[: MAX_BODY_BYTES // 2].decode(errors="ignore"),
+            "event_truncated": text[: MAX_BODY_BYTES // 4].decode(errors="ignore"),
             "event_bytes": len(text),
             "event_sha256": hashlib.sha256(text).hexdigest(),
-        }
+        },
+        ensure_ascii=False,  # the cut text re-escaped stays within twice its size, under the limit
     )
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .transient import TransientAwsError
+
 GATE_SK = "RETRAIN-GATE"
 
 TRANSIENT = re.compile(
@@ -106,8 +108,9 @@ def decide_release(state: GateState, execution: str, now: int) -> GateState | No
     return replace(state, revision=state.revision + 1, holder="", lease_until=0, last_finished=now)
 
 
-class GateConflict(RuntimeError):
-    """Another request changed the gate first; the caller retries with a fresh read."""
+class GateConflict(TransientAwsError):
+    """Another request changed the gate first; the caller retries with a fresh read (and the workflow
+    retries the step when that keeps happening)."""
 
 
 class RetrainGate:

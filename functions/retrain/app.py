@@ -25,10 +25,6 @@ sfn = boto3.client("stepfunctions")
 s3 = boto3.client("s3")
 
 
-class UnknownAction(ValueError):
-    """The workflow asked for an action this function does not have."""
-
-
 def gate(settings: Settings) -> RetrainGate:
     return RetrainGate(dynamodb, settings.ledger_table_name, settings.project_name, policy_from_env())
 
@@ -77,11 +73,9 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    check_payload(event, RETRAIN_PAYLOADS, Settings.from_env(), workflows=("retrain",))  # before any AWS call
-    action = ACTIONS.get(str(event.get("Action")))
-    if action is None:
-        raise UnknownAction(f"unknown action {event.get('Action')!r}; expected one of {sorted(ACTIONS)}")
     settings = Settings.from_env()
+    check_payload(event, RETRAIN_PAYLOADS, settings, workflows=("retrain",))  # before any AWS call
+    action = ACTIONS[str(event["Action"])]  # check_payload refused any other action
     with transient_errors_named():  # the workflow retries these; other errors go to its Catch
         result = action(event, settings, Ledger(dynamodb, settings.ledger_table_name))
     logger.info(f"{event['Action']}: {result}")
