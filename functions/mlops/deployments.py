@@ -13,7 +13,7 @@ from typing import Any
 
 from .bakes import request_abort
 from .canary import REGISTRY_APPROVAL
-from .events import ModelPackageStateChange, describe_known
+from .events import ModelPackageStateChange, UnknownResource
 from .ledger import Ledger
 from .reactions import Reaction
 from .settings import Settings
@@ -93,9 +93,13 @@ def approver(described: dict[str, Any]) -> str:
 
 def registered_version(sagemaker: Any, arn: str) -> dict[str, Any]:
     """DescribeModelPackage; UnknownResource when the registry has no such version (nothing to deploy)."""
-    return describe_known(
-        sagemaker, "describe_model_package", f"version {arn} is not in the model registry", ModelPackageName=arn
-    )
+    try:
+        return dict(sagemaker.describe_model_package(ModelPackageName=arn))
+    except sagemaker.exceptions.ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") not in ("ValidationException", "ResourceNotFound"):
+            raise
+        raise UnknownResource(f"version {arn} is not in the model registry: {details.get('Message', '')}") from None
 
 
 def deployment_input(change: ModelPackageStateChange, approved_by: str = "unknown") -> dict[str, str]:

@@ -43,17 +43,6 @@ class UnknownResource(LookupError):
     a run never started): bad input, set aside like a malformed event."""
 
 
-def describe_known(sagemaker: Any, describe: str, missing: str, **names: str) -> dict[str, Any]:
-    """SageMaker's Describe<describe>; UnknownResource, saying `missing`, when SageMaker has no such resource."""
-    try:
-        return dict(getattr(sagemaker, describe)(**names))
-    except sagemaker.exceptions.ClientError as error:
-        details = error.response.get("Error", {})
-        if details.get("Code") not in ("ValidationException", "ResourceNotFound"):
-            raise
-        raise UnknownResource(f"{missing}: {details.get('Message', '')}") from None
-
-
 class Arn(NamedTuple):
     partition: str
     service: str

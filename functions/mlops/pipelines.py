@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import PipelineExecutionStatusChange, describe_known
+from .events import PipelineExecutionStatusChange, UnknownResource
 from .ledger import Ledger, now_iso
 from .reactions import Reaction
 from .retrains import failed_step
@@ -117,12 +117,15 @@ def failure_report(execution_arn: str, status: str, reason: str, steps: list[dic
 
 def described_run(sagemaker: Any, execution_arn: str) -> dict[str, Any]:
     """DescribePipelineExecution; UnknownResource when SageMaker has no such run (before anything is recorded)."""
-    return describe_known(
-        sagemaker,
-        "describe_pipeline_execution",
-        f"pipeline execution {execution_arn} does not exist",
-        PipelineExecutionArn=execution_arn,
-    )
+    try:
+        return dict(sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn))
+    except sagemaker.exceptions.ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") not in ("ResourceNotFound", "ValidationException"):
+            raise
+        raise UnknownResource(
+            f"pipeline execution {execution_arn} does not exist: {details.get('Message', '')}"
+        ) from None
 
 
 def react_to_pipeline_status(
