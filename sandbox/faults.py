@@ -7,7 +7,15 @@ it fails, and how:
 - "throttle": the service's own throttling error, with its real code and HTTP status;
 - "5xx": the service's internal error (500/503);
 - "timeout": botocore's ReadTimeoutError (no answer; the request never reached the service);
+- "invalid": the service's validation error (400), which no retry mends;
+- "lost-timeout", "lost-5xx": the service applies the call, then its answer is lost (a timeout or a 5xx
+  after the change): what makes a retried create meet "already existing" and a retried update meet
+  "in progress" on AWS;
 - "die": the call goes through, then the process running the function dies (the Lambda runtime exits).
+
+A throttled PutEvents is answered as EventBridge documents it for a throttled entry: HTTP 200 with
+FailedEntryCount 1 and the entry's ErrorCode ThrottlingException (EventBridge user guide, "Sending events
+with PutEvents": retryable entry errors are InternalFailure and ThrottlingException).
 
 Error bodies follow each service's protocol (JSON, REST-JSON, query XML, REST-XML), so that
 botocore parses the same error code and retries it (or not) as it would against AWS.
@@ -29,9 +37,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Kind = Literal["throttle", "5xx", "timeout"]
-Verdict = Literal["throttle", "5xx", "timeout", "die"]
-KINDS: tuple[Kind, ...] = ("throttle", "5xx", "timeout")
+Kind = Literal["throttle", "5xx", "timeout", "invalid"]
+Verdict = Literal["throttle", "5xx", "timeout", "invalid", "lost-timeout", "lost-5xx", "die"]
+KINDS: tuple[Kind, ...] = ("throttle", "5xx", "timeout")  # the transient ones: a retry mends them
+LOST: tuple[Verdict, ...] = ("lost-timeout", "lost-5xx")
+# The calls that change something: their retry after a lost answer meets the change already made.
+CHANGES = frozenset(
+    {"CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint", "UpdateEndpointWeightsAndCapacities"}
+)
 Origin = Literal["workflow", "function"]
 
 
@@ -108,6 +121,24 @@ class EveryCallOnce:
 
 
 @dataclass(frozen=True)
+class AppliedThenLost:
+    """In `state` of `state_machine`, the first try of each call that changes something (CHANGES) is applied
+    by the service, then its answer is lost (`lost`: a timeout or a 5xx); whoever made it (the workflow's
+    own integration or the function the state invokes) only sees the failure."""
+
+    state_machine: str
+    state: str
+    lost: Verdict = "lost-timeout"
+
+    def verdict(self, call: Call) -> Verdict | None:
+        at = call.state
+        if at is None or (at.state_machine, at.state) != (self.state_machine, self.state):
+            return None
+        first = call.operation in CHANGES and call.sdk_attempt == 1 and at.attempt == 1
+        return self.lost if first else None
+
+
+@dataclass(frozen=True)
 class DeathAfterCall:
     """The function's first delivery dies right after its `index`-th call went through."""
 
@@ -172,6 +203,7 @@ SERVICE_ERRORS: dict[str, dict[Kind, ServiceError]] = {
     "sagemaker": {
         "throttle": ServiceError("ThrottlingException", 400, "Rate exceeded"),
         "5xx": ServiceError("InternalFailure", 500, "An internal error occurred. Try again."),
+        "invalid": ServiceError("ValidationException", 400, "1 validation error detected: the request is invalid"),
     },
     "dynamodb": {
         "throttle": ServiceError(
@@ -181,8 +213,8 @@ SERVICE_ERRORS: dict[str, dict[Kind, ServiceError]] = {
         ),
         "5xx": ServiceError("InternalServerError", 500, "Internal server error"),
     },
-    "sns": {
-        "throttle": ServiceError("Throttled", 429, "Rate exceeded"),
+    "sns": {  # Publish models no throttling error: AWS's common one (API reference, "Common Errors")
+        "throttle": ServiceError("Throttling", 400, "Rate exceeded"),
         "5xx": ServiceError("InternalError", 500, "Request could not be completed"),
     },
     "eventbridge": {
@@ -213,17 +245,25 @@ SERVICE_ERRORS: dict[str, dict[Kind, ServiceError]] = {
 DEFAULT_ERRORS: dict[Kind, ServiceError] = {
     "throttle": ServiceError("ThrottlingException", 400, "Rate exceeded"),
     "5xx": ServiceError("InternalFailure", 500, "An internal error occurred"),
+    "invalid": ServiceError("ValidationException", 400, "1 validation error detected: the request is invalid"),
 }
 # Services that moved from the query protocol tell the old code in a header (botocore reads it).
 QUERY_COMPATIBLE = {"cloudwatch", "sqs"}
 
 
 def service_error(service: str, kind: Kind) -> ServiceError:
-    return SERVICE_ERRORS.get(service, DEFAULT_ERRORS)[kind]
+    return SERVICE_ERRORS.get(service, {}).get(kind) or DEFAULT_ERRORS[kind]
 
 
 def header_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)  # botocore keeps header values as bytes
+
+
+def failed_entry_response(kind: Kind) -> tuple[int, dict[str, str], bytes]:
+    """PutEvents' answer when its one entry failed: 200, FailedEntryCount 1, the entry's error code."""
+    code = "ThrottlingException" if kind == "throttle" else "InternalFailure"
+    body = json.dumps({"FailedEntryCount": 1, "Entries": [{"ErrorCode": code, "ErrorMessage": "Rate exceeded"}]})
+    return 200, {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/x-amz-json-1.1"}, body.encode()
 
 
 def error_response(service: str, kind: Kind, headers: dict[str, object]) -> tuple[int, dict[str, str], bytes]:

@@ -15,13 +15,14 @@ moto and AWS that the product meets; the product code itself never imports the s
      "CloudWatch Alarm State Change".
   4. SageMaker endpoints take time and tell: CreateEndpoint, UpdateEndpoint (missing in moto) and
      UpdateEndpointWeightsAndCapacities go Creating/Updating, then InService (or fail, when a test
-     asks), each change emitting "SageMaker Endpoint State Change".
+     asks), each change emitting "SageMaker Endpoint State Change" in AWS's documented shape
+     (UPPER_SNAKE status, epoch-millisecond times); DescribeEndpoint names the config an update is
+     heading to (PendingDeploymentSummary); a model, endpoint config or endpoint whose name is taken
+     is refused ("Cannot create already existing ...": moto overwrites models and configs).
   5. State machines created by CloudFormation live where the executing API finds them, with
      their DefinitionSubstitutions applied (moto ignores them).
-  6. Step Functions: StartExecution without a name gets a UUID name; aws-sdk task errors are
-     named `Service.ErrorCodeException` as AWS documents (moto names most of them
-     `Service.ServiceException`); SendTaskFailure keeps its cause; Wait states, retry intervals
-     and endpoint transitions run on compressed time.
+  6. Step Functions: StartExecution without a name gets a UUID name; SendTaskFailure keeps its
+     cause; Wait states, retry intervals and endpoint transitions run on compressed time.
   7. CloudWatch alarms and SageMaker pipelines created by CloudFormation (moto has neither).
   8. Endpoints answer InvokeEndpoint with the served model's real predictions
      (sandbox/serving.py) and publish per-variant metrics; alarms evaluate them.
@@ -35,8 +36,10 @@ moto and AWS that the product meets; the product code itself never imports the s
      first (moto's before-send stubber is wrapped); which state attempt of which execution is running
      follows the state's worker thread; botocore's retry sleeps run on the compressed clock; a function
      whose process dies fails its invocation (Runtime.ExitError) and its event is redelivered; the
-     errors Step Functions reports for its own calls are named as AWS names them
-     (`EventBridge.ThrottlingException`, `Lambda.SdkClientException` for a call that timed out, ...).
+     errors Step Functions reports for its own calls are named as AWS names them (sandbox/sfn_errors.py:
+     `SageMaker.SageMakerException` for any code SageMaker's model does not list,
+     `DynamoDB.AmazonDynamoDBException`, `EventBridge.FailedEntry`, `<Service>.SdkClientException` for a
+     call that got no answer, `Lambda.Unknown` for a function's runtime failure, ...).
      Workflows share one client per service and one parsed program per definition (moto made both
      anew for every call and every execution: about half of a workflow's CPU time).
   11. KMS keys created by CloudFormation take the template's tags and a key policy given as an
@@ -115,7 +118,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  
 from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
 
-from . import capture, faults, pipeline_runner, serving  # noqa: E402
+from . import capture, faults, pipeline_runner, serving, sfn_errors  # noqa: E402
 
 
 # ------------------------------------------------------------------ shared sandbox state
@@ -546,7 +549,35 @@ def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, 
 
 
 # ------------------------------------------------------------------ 4. endpoints take time and tell
+# "SageMaker Endpoint State Change" as AWS documents it (SageMaker developer guide, "Events that Amazon SageMaker
+# AI sends to Amazon EventBridge", endpoint state change; tests/aws_events/ keeps the example): EndpointStatus
+# in UPPER_SNAKE from the documented list, CreationTime and LastModifiedTime as epoch-millisecond numbers, the
+# variants' desired weights and counts as numbers, Tags as an object.
+EVENT_ENDPOINT_STATUS = {
+    "Creating": "CREATING",
+    "Updating": "UPDATING",
+    "SystemUpdating": "SYSTEM_UPDATING",
+    "RollingBack": "ROLLING_BACK",
+    "InService": "IN_SERVICE",
+    "OutOfService": "OUT_OF_SERVICE",
+    "Deleting": "DELETING",
+    "Failed": "FAILED",
+}
+
+
+def _epoch_ms(moment: datetime) -> float:
+    return float(int(moment.timestamp() * 1000))
+
+
 def _emit_endpoint_state(backend: Any, endpoint: Any) -> None:
+    def desired(variant: dict[str, Any], field: str) -> float:
+        values = (variant.get(f"Desired{field}"), variant.get(f"Current{field}"), 1.0)
+        return float(next(value for value in values if value is not None))
+
+    variants = [
+        {"DesiredWeight": desired(variant, "Weight"), "DesiredInstanceCount": desired(variant, "InstanceCount")}
+        for variant in endpoint.production_variants
+    ]
     emit_event(
         backend.account_id,
         backend.region_name,
@@ -556,9 +587,10 @@ def _emit_endpoint_state(backend: Any, endpoint: Any) -> None:
             "EndpointName": endpoint.endpoint_name,
             "EndpointArn": endpoint.arn,
             "EndpointConfigName": endpoint.endpoint_config_name,
-            "EndpointStatus": endpoint.endpoint_status,
-            "CreationTime": endpoint.creation_time,
-            "LastModifiedTime": endpoint.last_modified_time,
+            "ProductionVariants": variants,
+            "EndpointStatus": EVENT_ENDPOINT_STATUS[endpoint.endpoint_status],
+            "CreationTime": _epoch_ms(endpoint.creation_time),
+            "LastModifiedTime": _epoch_ms(endpoint.last_modified_time),
             "Tags": {tag["Key"]: tag["Value"] for tag in endpoint.tags or []},
         },
         [endpoint.arn],
@@ -583,6 +615,7 @@ def _transition(backend: Any, endpoint: Any, status: str, finish: Callable[[], s
             failure = finish()
         endpoint.failure_reason = failure
         endpoint.endpoint_status = "Failed" if failure and status == "Creating" else "InService"
+        endpoint.pending_deployment_summary = None
         endpoint.last_modified_time = datetime.now(UTC)
         _emit_endpoint_state(backend, endpoint)
 
@@ -607,13 +640,38 @@ def _require_in_service(endpoint: Any) -> None:
 
 
 _original_create_endpoint = sagemaker_models.SageMakerModelBackend.create_endpoint
+_original_create_model = sagemaker_models.SageMakerModelBackend.create_model
+_original_create_endpoint_config = sagemaker_models.SageMakerModelBackend.create_endpoint_config
+
+
+# SageMaker refuses a name already taken, with a ValidationException whose message names the resource
+# (recorded in public reports: 'Cannot create already existing endpoint "arn:...:endpoint/..."',
+# ministryofjustice/modernisation-platform-environments#9383; 'Cannot create already existing endpoint
+# configuration "arn:...:endpoint-config/..."', awslabs/spot-tagging-bot-for-digital-assets#2). moto 5.2.5
+# overwrites models and endpoint configs silently.
+def _refuse_existing(kind: str, arn: str) -> None:
+    raise sagemaker_models.ValidationError(message=f'Cannot create already existing {kind} "{arn}".')
+
+
+def _create_model(self: Any, *args: Any, **kwargs: Any) -> Any:
+    name = kwargs.get("model_name", args[0] if args else "")
+    if name in self._models:
+        _refuse_existing("model", self._models[name].arn)
+    return _original_create_model(self, *args, **kwargs)
+
+
+def _create_endpoint_config(self: Any, *args: Any, **kwargs: Any) -> Any:
+    name = kwargs.get("endpoint_config_name", args[0] if args else "")
+    if name in self.endpoint_configs:
+        _refuse_existing("endpoint configuration", self.endpoint_configs[name].endpoint_config_arn)
+    return _original_create_endpoint_config(self, *args, **kwargs)
 
 
 def _create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]) -> Any:
     if endpoint_name in self.endpoints:
-        arn = self.endpoints[endpoint_name].arn
-        raise sagemaker_models.ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        _refuse_existing("endpoint", self.endpoints[endpoint_name].arn)
     endpoint = _original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+    endpoint.pending_deployment_summary = None
     _transition(self, endpoint, "Creating", lambda: None)
     return endpoint
 
@@ -631,6 +689,17 @@ def _update_endpoint_backend(self: Any, endpoint_name: str, endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
         endpoint.data_capture_config = config.get("DataCaptureConfig")
 
+    # DescribeEndpoint names the config being deployed while an update is under way (botocore's sagemaker
+    # model, DescribeEndpointOutput.PendingDeploymentSummary: "returned when the endpoint is creating or
+    # updating with a new endpoint configuration").
+    endpoint.pending_deployment_summary = {
+        "EndpointConfigName": endpoint_config_name,
+        "ProductionVariants": [
+            {"VariantName": variant["VariantName"], "DesiredInstanceCount": variant.get("InitialInstanceCount", 1)}
+            for variant in config["ProductionVariants"]
+        ],
+        "StartTime": datetime.now(UTC),
+    }
     _transition(self, endpoint, "Updating", finish)
     return str(endpoint.arn)
 
@@ -858,22 +927,6 @@ def _start_execution(
     self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
 ) -> Any:
     return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
-
-
-# aws-sdk task errors are "<ServiceName>.<ErrorName>" in PascalCase (Step Functions developer guide)
-AWS_SDK_SERVICE_NAMES = {
-    "sagemaker": "SageMaker",
-    "cloudwatch": "CloudWatch",
-    "sns": "Sns",
-    "sqs": "Sqs",
-    "lambda": "Lambda",
-}
-
-
-def _normalise_exception_name(norm_service_name: str, ex: Exception) -> str:
-    code = getattr(ex, "response", {}).get("Error", {}).get("Code") or type(ex).__name__
-    name = f"{norm_service_name}.{code}"
-    return name if name.endswith("Exception") else name + "Exception"
 
 
 def _send_task_failure_response(self: Any) -> Any:
@@ -1110,13 +1163,23 @@ def _list_pipeline_execution_steps_response(self: Any) -> Any:
     return sagemaker_responses.ActionResult({"PipelineExecutionSteps": steps})
 
 
+# RetryPipelineExecution's ClientRequestToken: "an idempotent operation completes no more than once"
+# (botocore's sagemaker model): a retried call with the same token answers as the first did.
+_RETRY_TOKENS: dict[str, str] = {}
+
+
 def _retry_pipeline_execution_response(self: Any) -> Any:
     arn = self._get_param("PipelineExecutionArn")
+    token = self._get_param("ClientRequestToken")
+    if token and _RETRY_TOKENS.get(token) == arn:
+        return sagemaker_responses.ActionResult({"PipelineExecutionArn": arn})
     execution = _local_execution(arn)
     if execution.status != "Failed":
         raise JsonRESTError(
             "ConflictException", f"Pipeline execution {arn} is {execution.status}: only a Failed one can be retried."
         )
+    if token:
+        _RETRY_TOKENS[token] = arn
     PIPELINES.retry(execution)
     _in_background(functools.partial(PIPELINES.run, execution))
     return sagemaker_responses.ActionResult({"PipelineExecutionArn": arn})
@@ -1212,7 +1275,10 @@ def _stubber_call(self: Any, event_name: str, request: Any, **kwargs: Any) -> An
     verdict = faults.decide(call) if call is not None else None
     if verdict == "timeout":
         raise ReadTimeoutError(endpoint_url=request.url)
-    if verdict in ("throttle", "5xx"):
+    if verdict == "throttle" and call is not None and (call.service, call.operation) == ("eventbridge", "PutEvents"):
+        status, headers, body = faults.failed_entry_response(verdict)
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+    if verdict in ("throttle", "5xx", "invalid"):
         assert call is not None
         status, headers, body = faults.error_response(call.service, verdict, dict(request.headers))
         return AWSResponse(request.url, status, headers, MockRawResponse(body))
@@ -1223,12 +1289,19 @@ def _stubber_call(self: Any, event_name: str, request: Any, **kwargs: Any) -> An
         _LAYER.reset(layer)
     if verdict == "die":
         raise faults.ProcessDied(f"after {call.operation if call else 'a call'}")
+    if verdict == "lost-timeout":  # applied, then no answer
+        raise ReadTimeoutError(endpoint_url=request.url)
+    if verdict == "lost-5xx":  # applied, then the service's internal error
+        assert call is not None
+        status, headers, body = faults.error_response(call.service, "5xx", dict(request.headers))
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
     return response
 
 
-# The error names Step Functions gives its own integrations' failures: `<Service>.<Code>` (with the
-# Exception suffix where the integration adds it); a call that got no answer is the SDK's client-side
-# error, `<Service>.SdkClientException` (as AWS documents it for Lambda.SdkClientException).
+# The errors of the workflows' own calls, named as Step Functions names them on AWS (sandbox/sfn_errors.py
+# says from which sources): a modelled code keeps its exception's name, any other is the integration's base
+# exception; a call that got no answer is `<Service>.SdkClientException`; a Lambda function's own error is
+# its errorType, except the runtime's (an exit, out of memory), which are Lambda.Unknown.
 def _task_failure(task: Any, env: Any, error: str, cause: str) -> Any:
     failed = TaskFailedEventDetails(
         resource=task._get_sfn_resource(), resourceType=task._get_sfn_resource_type(), error=error, cause=cause
@@ -1239,18 +1312,32 @@ def _task_failure(task: Any, env: Any, error: str, cause: str) -> Any:
     )
 
 
-def _name_integration_errors(cls: Any, service: Callable[[Any], str], name_client_errors: bool = False) -> None:
+def _optimized(integration: sfn_errors.Integration, task: Any) -> sfn_errors.Integration:
+    return integration
+
+
+def _name_integration_errors(cls: Any, integration: Callable[[Any], sfn_errors.Integration]) -> None:
     original = cls._from_error
 
     def _from_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, BotoCoreError):
             return _task_failure(
-                self, env, f"{service(self)}.SdkClientException", f"Unable to execute HTTP request: {ex}"
+                self, env, sfn_errors.no_answer(integration(self)), f"Unable to execute HTTP request: {ex}"
             )
-        if name_client_errors and isinstance(ex, ClientError):
-            code = ex.response.get("Error", {}).get("Code", "Unknown")
-            error = f"{service(self)}.{code}" + ("" if code.endswith("Exception") else "Exception")
-            return _task_failure(self, env, error, f"{ex.response.get('Error', {}).get('Message', '')} ({ex})")
+        if isinstance(ex, ClientError):
+            error = ex.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            meta = ex.response.get("ResponseMetadata", {})
+            named = integration(self)
+            cause = (
+                f"{error.get('Message', '')} (Service: {named.prefix}, Status Code: {meta.get('HTTPStatusCode')}, "
+                f"Error Code: {code}, Request ID: {meta.get('RequestId')})"
+            )
+            return _task_failure(self, env, sfn_errors.error_name(named, code), cause)
+        if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                if str(json.loads(ex.payload).get("errorType", "")).startswith("Runtime."):
+                    return _task_failure(self, env, sfn_errors.LAMBDA_UNHANDLED, str(ex.payload))
         return original(self, env, ex)
 
     cls._from_error = _from_error
@@ -1301,14 +1388,14 @@ def _install_fault_injection() -> None:
     execute_state.ExecutionState._evaluate_with_timeout = _evaluate_with_timeout
     botocore.endpoint.time = _ScaledTime()  # the SDK's retry backoff, on the compressed clock
     aws_sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
-    _name_integration_errors(aws_sdk, lambda task: task._normalise_service_error_name(task.resource.api_name))
-    _name_integration_errors(state_task_service_lambda.StateTaskServiceLambda, lambda _: "Lambda")
-    _name_integration_errors(state_task_service_dynamodb.StateTaskServiceDynamoDB, lambda _: "DynamoDB")
-    _name_integration_errors(state_task_service_sns.StateTaskServiceSns, lambda _: "SNS")
-    # moto reports an EventBridge service error as States.Runtime (uncatchable); AWS names it
-    _name_integration_errors(
-        state_task_service_events.StateTaskServiceEvents, lambda _: "EventBridge", name_client_errors=True
-    )
+    _name_integration_errors(aws_sdk, lambda task: sfn_errors.aws_sdk(task.resource.api_name))
+    for cls, service in (
+        (state_task_service_lambda.StateTaskServiceLambda, "lambda"),
+        (state_task_service_dynamodb.StateTaskServiceDynamoDB, "dynamodb"),
+        (state_task_service_sns.StateTaskServiceSns, "sns"),
+        (state_task_service_events.StateTaskServiceEvents, "events"),  # moto: States.Runtime, uncatchable
+    ):
+        _name_integration_errors(cls, functools.partial(_optimized, sfn_errors.OPTIMIZED[service]))
 
 
 # ------------------------------------------------------------------ 11. KMS keys from CloudFormation
@@ -1347,6 +1434,8 @@ def install() -> SandboxState:
     sagemaker_responses.SageMakerResponse.retry_pipeline_execution = _retry_pipeline_execution_response
     sagemakerruntime_responses.SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint_response
     sagemaker_models.SageMakerModelBackend.create_endpoint = _create_endpoint
+    sagemaker_models.SageMakerModelBackend.create_model = _create_model
+    sagemaker_models.SageMakerModelBackend.create_endpoint_config = _create_endpoint_config
     sagemaker_models.FakeEndpoint._process_production_variants = _process_production_variants
     sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
@@ -1355,10 +1444,6 @@ def install() -> SandboxState:
     kms_models.Key.create_from_cloudformation_json = classmethod(_key_from_cloudformation)
     sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
     sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response
-    state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(
-        _normalise_exception_name
-    )
-    state_task_service_aws_sdk._SERVICE_ERROR_NAMES.update(AWS_SDK_SERVICE_NAMES)
     sfn_execution_worker.ExecutionWorker._get_evaluation_environment = _evaluation_environment
     wait_function.WaitFunction._wait_interval = _scaled_wait_interval
     sfn_timeout.Timeout._eval_body = _scaled_timeout

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from sandbox import patches
 from sandbox.core import Sandbox, Stack
 from sandbox.world import World, seed_world
+from tests.aws_shapes import EXAMPLES, emitted_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-AWS_EVENTS = ROOT.parent / "shared" / "reference" / "aws-events"
+AWS_EVENTS = EXAMPLES  # AWS's documented example events, in tests/aws_events/ (sources in SOURCES.md there)
 
 
 def load_event(relative: str) -> dict[str, Any]:
@@ -77,6 +79,23 @@ class SandboxWorld:
             "Messages", []
         )
         return [json.loads(message["Body"]) for message in messages]
+
+
+@pytest.fixture(autouse=True)
+def emitted_events_as_aws_documents_them(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every event the sandbox emits during a test has the shape of AWS's documented example of its
+    detail-type (tests/aws_shapes.py); the test fails at teardown, listing the differences, otherwise."""
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("sandbox")  # set up first, so torn down (its events cleared) after this check
+    start = len(patches.STATE.emitted_events)
+    yield
+    found: dict[str, list[str]] = {}  # by "detail-type: key", every problem found there
+    for event in patches.STATE.emitted_events[start:]:
+        for problem in emitted_problems(event):
+            found.setdefault(": ".join(problem.split(": ", 2)[:2]), []).append(problem)
+    if found:
+        lines = [f"{problems[0]} ({len(problems)} times)" for problems in found.values()]
+        pytest.fail("events the sandbox emitted differ from AWS's documented examples:\n" + "\n".join(lines))
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ class Field:
     """A field the function reads: its JSON type, whether AWS always sends it, the longest value AWS allows."""
 
     path: Path_
-    kind: str  # "str", "int", "obj", "list"
+    kind: str  # "str", "int", "obj", "list", "time" (ISO 8601 text or epoch milliseconds: AWS's examples use both)
     required: bool = True
     limit: int | None = None
     may_be_empty: bool = False
@@ -81,7 +81,7 @@ ENVELOPE = (
     Field(("source",), "str"),
     Field(("detail-type",), "str"),
     Field(("account",), "str"),
-    Field(("time",), "str"),
+    Field(("time",), "time", limit=64),
     Field(("region",), "str"),
     Field(("resources",), "list"),
     Field(("detail",), "obj"),
@@ -119,7 +119,8 @@ DETAIL_FIELDS: dict[str, tuple[Field, ...]] = {
         Field(("detail", "EndpointName"), "str", limit=63),
         Field(("detail", "EndpointConfigName"), "str", limit=63),
         Field(("detail", "EndpointStatus"), "str"),
-        Field(("detail", "LastModifiedTime"), "str", limit=64),
+        Field(("detail", "LastModifiedTime"), "time", limit=64),
+        Field(("detail", "CreationTime"), "time", required=False, limit=64),
         Field(("detail", "EndpointArn"), "str", required=False, limit=2048),
     ),
 }
@@ -228,6 +229,12 @@ WRONG_FOR: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
         st.lists(small_json, max_size=3),
         st.dictionaries(texts, small_json, max_size=3),
     ),
+    "time": lambda: st.one_of(
+        st.booleans(),
+        st.lists(small_json, max_size=3),
+        st.dictionaries(texts, small_json, max_size=3),
+        deeply_nested(),
+    ),
     "obj": lambda: st.one_of(
         st.integers(), texts, st.booleans(), st.lists(small_json, max_size=3), deeply_nested(objects=False)
     ),
@@ -292,7 +299,7 @@ def field_emptied(draw: st.DrawFn, function: str) -> BadEvent:
     base = draw(st.sampled_from(base_events(function)))
     field = draw(
         st.sampled_from(
-            [f for f in fields_of(function) if f.kind == "str" and not f.may_be_empty and has(base, f.path)]
+            [f for f in fields_of(function) if f.kind in ("str", "time") and not f.may_be_empty and has(base, f.path)]
         )
     )
     return BadEvent(with_value(base, field.path, ""), f"{field.name} empty", "rejected", (field.name,))
@@ -447,6 +454,11 @@ STEP_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
         "plan-restore": (Field(("ModelPackageArn",), "str", limit=2048), Field(("ResourceName",), "str", limit=63)),
         "analyse": (Field(("CandidateVariant",), "str", limit=63), Field(("LiveVariant",), "str", limit=63)),
         "prune": (),
+        "confirm-made": (
+            Field(("Kind",), "str"),
+            Field(("Name",), "str", limit=63),
+            Field(("ModelPackageArn",), "str", limit=2048),
+        ),
         "copy-scaling": (Field(("CandidateVariant",), "str", limit=63), Field(("LiveVariant",), "str", limit=63)),
         "retire-scaling": (Field(("Variant",), "str", limit=63),),
         "reset-guards": (Field(("CandidateVariant",), "str", limit=63),),

@@ -45,6 +45,32 @@ def set_in(state: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]
             "TimeoutSeconds must be a number",
         ),
         (set_in("InvalidInput", "Cause", "${NotASubstitution}"), "${NotASubstitution} is not in the template"),
+        # Error names Step Functions never reports: an unmodelled SageMaker code collapses into SageMakerException,
+        # every name ends in Exception, a Lambda step's errors are its functions' classes.
+        (
+            lambda d: d["States"]["CreateModel"]["Retry"][0]["ErrorEquals"].append("SageMaker.ThrottlingException"),
+            "names SageMaker.ThrottlingException, which Step Functions never reports",
+        ),
+        (
+            lambda d: d["States"]["RecordCanary"]["Retry"][0]["ErrorEquals"].append("DynamoDB.InternalServerError"),
+            "names DynamoDB.InternalServerError, which Step Functions never reports",
+        ),
+        (
+            lambda d: d["States"]["PlanDeployment"]["Retry"][1]["ErrorEquals"].append("LockConflictError"),
+            "names LockConflictError, which Step Functions never reports",
+        ),
+        (
+            lambda d: d["States"]["CreateModel"]["Retry"][0]["ErrorEquals"].remove("SageMaker.SageMakerException"),
+            "CreateModel does not retry SageMaker.SageMakerException",
+        ),
+        (
+            lambda d: d["States"]["CreateModel"]["Retry"][0].__setitem__("MaxAttempts", 10),
+            "retries SageMaker.SageMakerException 10 times",
+        ),
+        (
+            lambda d: d["States"]["PublishOutcome"]["Retry"][0]["ErrorEquals"].remove("EventBridge.FailedEntry"),
+            "PublishOutcome does not retry EventBridge.FailedEntry",
+        ),
     ],
 )
 def test_a_broken_workflow_fails(tmp_path: Path, breakage: Any, complaint: str) -> None:

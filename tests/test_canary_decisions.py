@@ -167,3 +167,35 @@ def test_release_hands_the_lock_to_the_waiter() -> None:
     assert (handed.outcome, handed.granted, handed.state.holder, handed.state.waiter) == ("handed-over", "t4", "e4", "")
     assert decide_release(waiting, "someone-else", NOW, LEASE).outcome == "not-held"
     assert decide_release(handed.state, "e4", NOW, LEASE).state.holder == ""
+
+
+def test_a_release_retried_after_the_hand_over_tells_the_waiter_again() -> None:
+    """The waiter's token may not have been completed: the item keeps it for the releasing execution."""
+    waiting = decide_acquire(LockState(1, "e2", 2, NOW + 10), "e4", 4, "t4", NOW, LEASE).state
+    handed = decide_release(waiting, "e2", NOW, LEASE)
+    again = decide_release(handed.state, "e2", NOW + 5, LEASE)
+    assert (again.outcome, again.granted, again.state) == ("handed-over", "t4", handed.state)
+    assert decide_release(handed.state, "someone-else", NOW, LEASE).granted == ""
+    released = decide_release(handed.state, "e4", NOW, LEASE).state
+    assert decide_release(released, "e2", NOW, LEASE).outcome == "not-held"
+
+
+def test_a_lock_taken_after_its_lease_expired_is_not_handed_again() -> None:
+    waiting = decide_acquire(LockState(1, "e2", 2, NOW + 10), "e4", 4, "t4", NOW, LEASE).state
+    handed = decide_release(waiting, "e2", NOW, LEASE).state
+    taken = decide_acquire(handed, "e6", 6, "t6", NOW + LEASE + 1, LEASE).state
+    assert (decide_release(taken, "e2", NOW + LEASE + 2, LEASE).outcome, taken.holder) == ("not-held", "e6")
+
+
+def test_an_acquire_retried_after_displacing_a_waiter_supersedes_it_again() -> None:
+    """The displaced waiter's failure may not have been sent: the item keeps its token for the displacing one."""
+    held = LockState(revision=1, holder="e2", holder_version=2, lease_until=NOW + 10)
+    v3 = decide_acquire(held, "e3", 3, "t3", NOW, LEASE)
+    v4 = decide_acquire(v3.state, "e4", 4, "t4", NOW, LEASE)
+    cause = "version 4 is newer and waits for the endpoint"
+    retried = decide_acquire(v4.state, "e4", 4, "t4-retry", NOW + 5, LEASE)
+    assert (retried.outcome, retried.superseded, retried.state.waiter_token) == ("waiting", ("t3", cause), "t4-retry")
+    handed = decide_release(v4.state, "e2", NOW, LEASE)  # the lock went to e4 before its retry
+    late = decide_acquire(handed.state, "e4", 4, "t4-late", NOW + 5, LEASE)
+    assert (late.outcome, late.granted, late.superseded) == ("acquired", "t4-late", ("t3", cause))
+    assert decide_acquire(v4.state, "e5", 3, "t5", NOW, LEASE).superseded[0] == "t5"  # only e4 re-sends t3

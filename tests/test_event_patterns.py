@@ -7,15 +7,23 @@ done by moto's EventBridge pattern engine, not by code written here.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
 
-from sandbox.core import Sandbox, Stack
-from tests.conftest import AWS_EVENTS, load_event
+from sandbox.core import ACCOUNT_ID, REGION, Sandbox, Stack
+from tests.aws_shapes import (
+    documented,
+    pointed_alarm,
+    pointed_endpoint,
+    pointed_model_package,
+    pointed_pipeline,
+)
+from tests.conftest import load_event
+
+Patterns = dict[str, Any]  # moto's EventPattern of each rule (its matches_event is typed for moto's own events)
 
 RULES = {
     "approval": "ApprovalFunctionModelVersionApproved",
@@ -26,7 +34,7 @@ RULES = {
 
 
 @pytest.fixture(scope="module")
-def patterns() -> Iterator[dict[str, EventPattern]]:
+def patterns() -> Iterator[Patterns]:
     with Sandbox() as sandbox:
         stack: Stack = sandbox.deploy_stack("churn")
         events = sandbox.client("events")
@@ -36,63 +44,56 @@ def patterns() -> Iterator[dict[str, EventPattern]]:
         }
 
 
-def reference(name: str) -> dict[str, Any]:
-    path = AWS_EVENTS / name
-    if not path.exists():
-        pytest.skip(f"AWS's documented events are not beside this checkout ({path})")
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
-
-
 def variant(event: dict[str, Any], **detail: Any) -> dict[str, Any]:
     changed = copy.deepcopy(event)
     changed["detail"].update(detail)
     return changed
 
 
-def documented_approval() -> dict[str, Any]:
-    arn = "arn:aws:sagemaker:us-east-2:123456789012:model-package/churn-models/2"
-    return variant(
-        reference("model-package-state-change.json"),
-        ModelPackageGroupName="churn-models",
-        ModelPackageArn=arn,
-        ModelApprovalStatus="Approved",
-    )
+def documented_approval(group: str = "churn-models") -> dict[str, Any]:
+    return pointed_model_package(ACCOUNT_ID, REGION, group, 2, "Approved")
 
 
 def documented_alarm(name: str) -> dict[str, Any]:
-    return variant(reference("cloudwatch-alarm-state-change.json"), alarmName=name)
+    return pointed_alarm(ACCOUNT_ID, REGION, name)
 
 
 def documented_pipeline(pipeline: str) -> dict[str, Any]:
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{pipeline}"
-    return variant(
-        reference("pipeline-execution-status-change.json"),
-        pipelineArn=arn,
-        pipelineExecutionArn=f"{arn}/execution/p4jn9xou8a8s",
-    )
+    return pointed_pipeline(f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:pipeline/{pipeline}/execution/p4jn9xou8a8s")
 
 
-def test_documented_events_of_this_project_match(patterns: dict[str, EventPattern]) -> None:
+def documented_endpoint(endpoint: str) -> dict[str, Any]:
+    return pointed_endpoint(ACCOUNT_ID, REGION, endpoint, f"{endpoint}-config")
+
+
+def test_documented_events_of_this_project_match(patterns: Patterns) -> None:
     assert patterns["approval"].matches_event(documented_approval())
     assert patterns["approval"].matches_event(variant(documented_approval(), ModelApprovalStatus="Rejected"))
     assert patterns["alarm"].matches_event(documented_alarm("churn-drift-feature-tenure"))
     assert patterns["alarm"].matches_event(documented_alarm("churn-canary-5xx-Green"))
     assert patterns["alarm"].matches_event(documented_alarm("churn-latency-by-hand"))
     assert patterns["pipeline"].matches_event(documented_pipeline("churn-pipeline"))
+    assert patterns["endpoint"].matches_event(documented_endpoint("churn-endpoint"))
 
 
-def test_documented_events_as_aws_gives_them_are_not_ours(patterns: dict[str, EventPattern]) -> None:
-    assert not patterns["approval"].matches_event(reference("model-package-state-change.json"))
-    assert not patterns["alarm"].matches_event(reference("cloudwatch-alarm-state-change.json"))
-    assert not patterns["pipeline"].matches_event(reference("pipeline-execution-status-change.json"))
-    for other in ("endpoint-deployment-state-change.json", "pipeline-execution-step-status-change.json"):
-        assert not any(pattern.matches_event(reference(other)) for pattern in patterns.values()), other
+def test_documented_events_as_aws_gives_them_are_not_ours(patterns: Patterns) -> None:
+    assert not patterns["approval"].matches_event(documented("model-package-state-change.json"))
+    assert not patterns["alarm"].matches_event(documented("cloudwatch-alarm-state-change.json"))
+    assert not patterns["pipeline"].matches_event(documented("pipeline-execution-status-change.json"))
+    assert not patterns["endpoint"].matches_event(documented("endpoint-state-change.json"))
+    others = (
+        "endpoint-deployment-state-change.json",
+        "pipeline-execution-step-status-change.json",
+        "scheduled-event.json",
+    )
+    for other in others:
+        assert not any(pattern.matches_event(documented(other)) for pattern in patterns.values()), other
 
 
 @pytest.mark.parametrize(
     ("rule", "near_miss"),
     [
-        ("approval", lambda: variant(documented_approval(), ModelPackageGroupName="fraud-models")),
+        ("approval", lambda: documented_approval("fraud-models")),
         ("approval", lambda: variant(documented_approval(), ModelApprovalStatus="PendingManualApproval")),
         ("approval", lambda: variant(documented_approval(), ModelPackageStatus="InProgress")),
         ("approval", lambda: {**documented_approval(), "detail-type": "SageMaker Model Package Group State Change"}),
@@ -103,6 +104,15 @@ def test_documented_events_as_aws_gives_them_are_not_ours(patterns: dict[str, Ev
         (
             "alarm",
             lambda: {**documented_alarm("churn-drift-x"), "detail-type": "CloudWatch Alarm Configuration Change"},
+        ),
+        ("endpoint", lambda: documented_endpoint("fraud-endpoint")),
+        ("endpoint", lambda: documented_endpoint("churn-endpoint-2")),
+        (
+            "endpoint",
+            lambda: {
+                **documented_endpoint("churn-endpoint"),
+                "detail-type": "SageMaker Endpoint Deployment State Change",
+            },
         ),
         ("pipeline", lambda: documented_pipeline("fraud-pipeline")),
         ("pipeline", lambda: documented_pipeline("churn-pipeline-v2")),
@@ -115,7 +125,7 @@ def test_documented_events_as_aws_gives_them_are_not_ours(patterns: dict[str, Ev
         ),
     ],
 )
-def test_near_misses_do_not_match(patterns: dict[str, EventPattern], rule: str, near_miss: Any) -> None:
+def test_near_misses_do_not_match(patterns: Patterns, rule: str, near_miss: Any) -> None:
     assert not patterns[rule].matches_event(near_miss())
 
 
@@ -135,6 +145,6 @@ def test_near_misses_do_not_match(patterns: dict[str, EventPattern], rule: str, 
     ],
 )
 def test_project_event_files_agree_with_the_rules(
-    patterns: dict[str, EventPattern], rule: str, event_file: str, matches: bool
+    patterns: Patterns, rule: str, event_file: str, matches: bool
 ) -> None:
     assert patterns[rule].matches_event(load_event(event_file)) is matches

@@ -66,6 +66,38 @@ def task_states(workflow: str) -> list[str]:
     return list(walk(definition["States"]))
 
 
+def change_states(workflow: str) -> list[str]:
+    """The Task states that change the endpoint's resources: SageMaker creates, and endpoint changes."""
+
+    def changes(state: dict[str, Any]) -> bool:
+        resource = str(state.get("Resource", ""))
+        function = state.get("Parameters", {}).get("FunctionName")
+        return (
+            resource.endswith((":createModel", ":createEndpointConfig")) or function == "${EndpointUpdateFunctionArn}"
+        )
+
+    definition = json.loads((ROOT / "statemachines" / f"{workflow}.asl.json").read_text())
+    found: list[str] = []
+
+    def walk(states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            if state["Type"] == "Task" and changes(state):
+                found.append(name)
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                walk(processor["States"])
+
+    walk(definition["States"])
+    return found
+
+
+# A change applied by SageMaker whose answer is lost, in each state that makes one: the two ways alternate.
+LOST_FAULTS = [
+    (workflow, state, faults.LOST[index % len(faults.LOST)])
+    for workflow in ("deploy", "rollback")
+    for index, state in enumerate(change_states(workflow))
+]
+
 # Each workflow's states take the three kinds in turn, so that every kind hits every workflow.
 STATE_FAULTS = [
     (workflow, state, faults.KINDS[index % len(faults.KINDS)])
@@ -397,6 +429,37 @@ def test_a_fault_in_one_state_is_retried_to_the_same_outcome(
     assert state in run.entered()
     assert_same_outcome(world, baseline, run)
     assert_ends_cleanly(world, run)
+
+
+@pytest.mark.parametrize(("workflow", "state", "lost"), LOST_FAULTS, ids=[f"{w}-{s}-{k}" for w, s, k in LOST_FAULTS])
+def test_a_change_applied_but_unanswered_ends_as_the_fault_free_run(
+    world: FaultWorld, workflow: str, state: str, lost: faults.Verdict
+) -> None:
+    """The retried create meets "already existing", the retried update meets "in progress": neither is a refusal."""
+    baseline = world.baseline(workflow)
+    if state not in baseline.entered():
+        pytest.skip(f"{state} is not on the fault-free path of the {workflow} workflow")
+
+    run = world.run(workflow, faults.AppliedThenLost(f"{PROJECT}-{workflow}", state, lost))
+
+    assert run.injection is not None and run.injection.injected, f"no change of {state} was lost"
+    assert_same_outcome(world, baseline, run)
+    assert_ends_cleanly(world, run)
+
+
+def test_a_real_validation_error_fails_the_create_cleanly_and_names_it(world: FaultWorld) -> None:
+    """SageMaker.SageMakerException is retried (it also names throttling), but a bounded number of times; the
+    create is then seen not to have happened, and the deployment fails with SageMaker's own code in the ledger."""
+    run = world.run("deploy", faults.FaultInState(f"{PROJECT}-deploy", "CreateModel", "invalid", every_attempt=True))
+
+    errors = run.failures_in("CreateModel")
+    assert set(errors) == {"SageMaker.SageMakerException"}, errors
+    assert 1 < len(errors) <= 5, f"CreateModel was tried {len(errors)} times"
+    assert run.status[0] == "FAILED" and world.live_version() == run.live_before
+    assert_ends_cleanly(world, run)
+    [outcome] = run.outcomes
+    assert "CreateModel failed: SageMaker.SageMakerException" in str(outcome["detail"])
+    assert "ValidationException" in str(outcome["detail"])
 
 
 def test_every_fault_kind_hits_every_workflow(world: FaultWorld) -> None:

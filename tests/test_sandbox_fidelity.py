@@ -32,7 +32,9 @@ def token_waiter(churn: SandboxWorld, timeout_seconds: int) -> tuple[str, str]:
     return machine["stateMachineArn"], url
 
 
-def test_aws_sdk_task_errors_carry_the_service_error_code(churn: SandboxWorld) -> None:
+def test_aws_sdk_task_errors_are_named_as_step_functions_names_them(churn: SandboxWorld) -> None:
+    """A code SageMaker's model does not list (ValidationException) collapses into SageMakerException; the cause
+    keeps the code (sandbox/sfn_errors.py names the sources)."""
     missing = churn.world.live_version_arn.rsplit("/", 1)[0] + "/99"
     sfn = churn.client("stepfunctions")
     sfn.start_execution(
@@ -50,7 +52,8 @@ def test_aws_sdk_task_errors_carry_the_service_error_code(churn: SandboxWorld) -
         e for e in churn.ledger(f"ENDPOINT#{churn.stack.endpoint_name}") if e["sk"].endswith("#missing-version")
     )
     assert record["outcome"] == "Failed"
-    assert record["detail"].startswith("DescribeModelVersion failed: SageMaker.ValidationException: ")
+    assert record["detail"].startswith("DescribeModelVersion failed: SageMaker.SageMakerException: ")
+    assert "Error Code: ValidationException" in record["detail"]
 
 
 def test_send_task_failure_keeps_error_and_cause(churn: SandboxWorld) -> None:

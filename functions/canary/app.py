@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
-from mlops import bakes, pruning, scaling
+from mlops import bakes, creations, pruning, scaling
 from mlops.analysis import Thresholds, analyse_bake
 from mlops.canary import (
     REGISTRY_APPROVAL,
@@ -141,6 +141,9 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
     "plan-restore": restore,
     "analyse": analyse,
     "prune": prune,
+    "confirm-made": lambda e, s, _: creations.confirm_made(
+        sagemaker, e["Kind"], e["Name"], e.get("ModelPackageArn"), e.get("ProductionVariants")
+    ),
     "copy-scaling": lambda e, s, _: {
         "Scaling": scaling.copy_scaling(autoscaling, s.endpoint_name, e["LiveVariant"], e["CandidateVariant"])
     },

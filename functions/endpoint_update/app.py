@@ -14,6 +14,7 @@ logger = Logger()
 tracer = Tracer()
 sagemaker = boto3.client("sagemaker")
 dynamodb = boto3.client("dynamodb")
+sfn = boto3.client("stepfunctions")
 
 
 @logger.inject_lambda_context(correlation_id_path="ExecutionArn")
@@ -23,6 +24,6 @@ def handler(event: dict, context: object) -> dict[str, str]:
     check_payload(event, ENDPOINT_UPDATE_PAYLOADS, settings, workflows=("deploy", "rollback"))  # before any call
     request = parse(event=event, model=ChangeRequest)
     with transient_errors_named():  # the workflow retries these; other errors go to its Catch
-        result = request_change(request, sagemaker, Ledger(dynamodb, settings.ledger_table_name))
+        result = request_change(request, sagemaker, sfn, Ledger(dynamodb, settings.ledger_table_name))
     logger.info("endpoint change requested", extra=result)
     return result

@@ -3,7 +3,14 @@
 A workflow never polls the endpoint. It hands its task token to `request_change`, which records the
 token in the ledger (ENDPOINT#<name> / WAIT) and then asks SageMaker for the change. When SageMaker
 emits "SageMaker Endpoint State Change", `settle_change` completes the token, but only when
-DescribeEndpoint agrees with the event (a late or duplicated event completes nothing).
+DescribeEndpoint agrees with the event (a late or duplicated event completes nothing). The event's
+status comes normalised to DescribeEndpoint's spelling (events.EndpointStateChange).
+
+A request may be a retry of one SageMaker already applied (its answer was lost: a timeout or a 5xx after
+the change). SageMaker then refuses it ("Cannot create already existing endpoint", "Cannot update
+in-progress endpoint"): when DescribeEndpoint shows this very change under way, the workflow waits for
+its event as if the request had been answered; when it shows the change already made, the token is
+completed at once. Only a change SageMaker really refused is reported as refused.
 """
 
 from __future__ import annotations
@@ -47,9 +54,59 @@ class Settlement:
     error: str = ""
 
 
-def request_change(request: ChangeRequest, sagemaker: Any, ledger: Ledger) -> dict[str, str]:
+def _weights_match(requested: list[dict[str, Any]], variants: list[dict[str, Any]], prefix: str) -> bool:
+    """Every requested variant's weight (and count, when asked) is the variant's `prefix` (Desired/Current) one."""
+    by_name = {variant.get("VariantName"): variant for variant in variants}
+    for want in requested:
+        have = by_name.get(want.get("VariantName"))
+        if have is None or float(have.get(f"{prefix}Weight", -1)) != float(want.get("DesiredWeight", -2)):
+            return False
+        count = want.get("DesiredInstanceCount")
+        if count is not None and int(have.get(f"{prefix}InstanceCount", -1)) != int(count):
+            return False
+    return bool(requested)
+
+
+def change_progress(request: ChangeRequest, described: dict[str, Any] | None) -> Literal["under-way", "done", "none"]:
+    """How far DescribeEndpoint shows the requested change: under way, already made, or not this change at all."""
+    if not described:
+        return "none"
+    status = described.get("EndpointStatus")
+    config = described.get("EndpointConfigName")
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if request.Action == "weights":
+        variants = described.get("ProductionVariants") or []
+        if status == "Updating" and _weights_match(request.Weights, variants, "Desired"):
+            return "under-way"
+        if status == "InService" and _weights_match(request.Weights, variants, "Current"):
+            return "done"
+        return "none"
+    # While creating, the endpoint already names its config; while updating, the pending deployment does.
+    heading_to = config if status == "Creating" else pending if status == "Updating" else None
+    if heading_to == request.EndpointConfigName:
+        return "under-way"
+    if status == "InService" and config == request.EndpointConfigName:
+        return "done"
+    return "none"
+
+
+def _ask(request: ChangeRequest, sagemaker: Any) -> None:
+    if request.Action == "create":
+        sagemaker.create_endpoint(
+            EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName, Tags=request.Tags
+        )
+    elif request.Action == "update":
+        sagemaker.update_endpoint(EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName)
+    else:
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=request.EndpointName, DesiredWeightsAndCapacities=request.Weights
+        )
+
+
+def request_change(request: ChangeRequest, sagemaker: Any, sfn: Any, ledger: Ledger) -> dict[str, str]:
+    pk = f"ENDPOINT#{request.EndpointName}"
     ledger.put(
-        f"ENDPOINT#{request.EndpointName}",
+        pk,
         WAIT_SK,
         token=request.TaskToken,
         expected_config=request.EndpointConfigName,
@@ -57,24 +114,30 @@ def request_change(request: ChangeRequest, sagemaker: Any, ledger: Ledger) -> di
         execution_arn=request.ExecutionArn,
         requested_at=now_iso(),
     )
+    requested = {"requested": request.Action, "endpoint": request.EndpointName, "config": request.EndpointConfigName}
     try:
-        if request.Action == "create":
-            sagemaker.create_endpoint(
-                EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName, Tags=request.Tags
-            )
-        elif request.Action == "update":
-            sagemaker.update_endpoint(EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName)
-        else:
-            sagemaker.update_endpoint_weights_and_capacities(
-                EndpointName=request.EndpointName, DesiredWeightsAndCapacities=request.Weights
-            )
+        _ask(request, sagemaker)
     except sagemaker.exceptions.ClientError as error:
         if is_transient(error):
             raise  # not a refusal: the workflow retries the change
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))
+        try:
+            described = sagemaker.describe_endpoint(EndpointName=request.EndpointName)
+        except sagemaker.exceptions.ClientError as describing:
+            if is_transient(describing):
+                raise
+            described = None
+        progress = change_progress(request, described)
+        if progress == "under-way":  # an earlier try of this very request was applied: its event will come
+            return {**requested, "already": "under way"}
+        if progress == "done":  # ... and has already ended: nothing more will come for this token
+            if ledger.mark_completed(pk, WAIT_SK, request.TaskToken, "succeed"):
+                output = {"EndpointStatus": "InService", "EndpointConfigName": request.EndpointConfigName}
+                complete(sfn, request.TaskToken, output=output)
+            return {**requested, "already": "done"}
         raise EndpointChangeRefused(f"{code}: {message}") from None
-    return {"requested": request.Action, "endpoint": request.EndpointName, "config": request.EndpointConfigName}
+    return requested
 
 
 def judge(event_status: str, event_config: str, described: dict[str, Any], expected_config: str) -> Settlement:

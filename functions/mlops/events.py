@@ -2,15 +2,24 @@
 
 The models hold events to what AWS documents and to AWS's own limits: model package groups,
 endpoints and endpoint configurations have names of at most 63 characters, pipelines 256, alarms
-255, ARNs 2048, timestamps are strings, an event is at most 256 KB (EventBridge's maximum). A field
-of the wrong type is refused, not converted ("2" is not a version number). The ARNs an event carries
-must agree with its account and region and with the names beside them: an event that contradicts
-itself did not come from the AWS service it names.
+255, ARNs 2048, an event is at most 256 KB (EventBridge's maximum). A field of the wrong type is
+refused, not converted ("2" is not a version number). The ARNs an event carries must agree with its
+account and region and with the names beside them: an event that contradicts itself did not come
+from the AWS service it names.
+
+Where AWS's own examples disagree, the models accept both forms and normalise them once: the
+envelope's `time` is ISO 8601 text in EventBridge's examples and epoch milliseconds in some of
+SageMaker's; "SageMaker Endpoint State Change" carries `EndpointStatus` in UPPER_SNAKE (`IN_SERVICE`)
+and its times as epoch-millisecond numbers (SageMaker developer guide, "Events that Amazon SageMaker AI
+sends to Amazon EventBridge", endpoint state change), where the API's DescribeEndpoint says `InService`.
+The model reads the event's spelling and hands on the API's, so that the two can be compared.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
@@ -68,9 +77,11 @@ class AwsEvent(EventBridgeModel):
 
     @field_validator("time", mode="before")
     @classmethod
-    def _time_is_text(cls, value: object) -> object:
-        if not isinstance(value, str):  # pydantic would read a number as seconds since 1970
-            raise ValueError(f"must be an ISO 8601 timestamp string, not {type(value).__name__}")
+    def _time_is_a_time(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f"must be an ISO 8601 timestamp or epoch milliseconds, not {type(value).__name__}")
+        if isinstance(value, str) and not 1 <= len(value) <= MAX_TIMESTAMP:
+            raise ValueError(f"must be 1 to {MAX_TIMESTAMP} characters")
         return value
 
     def arn_problems(self, field: str, arn: str) -> list[str]:
@@ -180,16 +191,57 @@ class PipelineExecutionEvent(AwsEvent):
         return self
 
 
+# DescribeEndpoint's EndpointStatus values (botocore's sagemaker service model, EndpointStatus enum).
+EndpointStatusName = Literal[
+    "OutOfService",
+    "Creating",
+    "Updating",
+    "SystemUpdating",
+    "RollingBack",
+    "InService",
+    "Deleting",
+    "Failed",
+    "UpdateRollbackFailed",
+]
+LATEST_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+
+
+def api_status(value: object) -> object:
+    """An endpoint status as DescribeEndpoint spells it: `IN_SERVICE` (the event's) -> `InService`."""
+    if isinstance(value, str) and value.isupper():
+        return "".join(word.capitalize() for word in value.split("_"))
+    return value
+
+
+def iso_time(value: object) -> object:
+    """A time as ISO 8601 text: epoch milliseconds (the endpoint event's numbers) are converted, text kept."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if not math.isfinite(value) or not 0 <= value <= LATEST_EPOCH_MS:
+        raise ValueError("must be epoch milliseconds between 1970 and 9999")
+    moment = datetime.fromtimestamp(value / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class EndpointStateChange(BaseModel):
     EndpointName: str = Field(max_length=63, pattern=SAGEMAKER_NAME)
     EndpointConfigName: str = Field(max_length=63, pattern=SAGEMAKER_NAME)
-    EndpointStatus: Literal[
-        "OutOfService", "Creating", "Updating", "SystemUpdating", "RollingBack", "InService", "Deleting", "Failed"
-    ]
-    LastModifiedTime: Timestamp
+    EndpointStatus: EndpointStatusName  # normalised from the event's UPPER_SNAKE
+    LastModifiedTime: Timestamp  # normalised from the event's epoch milliseconds
+    CreationTime: Timestamp | None = None
     EndpointArn: str | None = Field(
         default=None, max_length=MAX_ARN, pattern=rf"^{PARTITION}:sagemaker:{REGION}:\d{{12}}:endpoint/[a-zA-Z0-9-]+$"
     )
+
+    @field_validator("EndpointStatus", mode="before")
+    @classmethod
+    def _api_status(cls, value: object) -> object:
+        return api_status(value)
+
+    @field_validator("LastModifiedTime", "CreationTime", mode="before")
+    @classmethod
+    def _iso_time(cls, value: object) -> object:
+        return iso_time(value)
 
 
 class EndpointEvent(AwsEvent):

@@ -5,12 +5,17 @@ lease has expired (a crashed workflow cannot block the endpoint forever; DynamoD
 Otherwise it waits; of the deployments waiting, only the newest approved version keeps waiting and the
 others end Superseded. Releasing hands the lock to the waiting deployment, if any. Every change is a
 conditional write on the item's revision, so concurrent requests cannot both win.
+
+A token is completed after the write that decides it, and that call may fail (the workflow then retries
+the step). So the item keeps the token a release handed the lock to (while that holder keeps it) and the
+token of the waiter an acquire displaced: the same execution asking again completes it again, which is
+harmless when it went through the first time.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .task_tokens import complete
@@ -28,6 +33,10 @@ class LockState:
     waiter: str = ""
     waiter_version: int = 0
     waiter_token: str = ""
+    handed_by: str = ""  # the execution that handed the lock to the holder...
+    handed_token: str = ""  # ...and the holder's token it completed
+    displaced_by: str = ""  # the waiter that displaced an older one...
+    displaced_token: str = ""  # ...and the older one's token it failed with Superseded
 
     def free(self, now: int) -> bool:
         return not self.holder or self.lease_until < now
@@ -41,31 +50,52 @@ class Decision:
     outcome: Literal["acquired", "waiting", "superseded", "released", "handed-over", "not-held"] = "waiting"
 
 
+def _newer(version: int) -> str:
+    return f"version {version} is newer and waits for the endpoint"
+
+
+def _displaced_again(state: LockState, execution: str, version: int) -> tuple[str, str]:
+    """The Superseded failure this execution sent an older waiter, to send again when it asks again."""
+    return (state.displaced_token, _newer(version)) if state.displaced_by == execution else ("", "")
+
+
 def decide_acquire(state: LockState, execution: str, version: int, token: str, now: int, lease: int) -> Decision:
     if state.holder == execution or state.free(now):
-        taken = LockState(
-            state.revision + 1, execution, version, now + lease, state.waiter, state.waiter_version, state.waiter_token
+        taken = replace(
+            state, revision=state.revision + 1, holder=execution, holder_version=version, lease_until=now + lease
         )
+        if state.holder != execution:  # a new holder: nobody's hand-over is to be told again
+            taken = replace(taken, handed_by="", handed_token="")
         if state.waiter == execution:
-            taken = LockState(taken.revision, execution, version, now + lease)
-        return Decision(taken, granted=token, outcome="acquired")
+            taken = replace(taken, waiter="", waiter_version=0, waiter_token="")
+        superseded = _displaced_again(state, execution, version)
+        return Decision(taken, granted=token, superseded=superseded, outcome="acquired")
     if state.waiter and state.waiter != execution and state.waiter_version >= version:
-        cause = f"version {state.waiter_version} is newer and waits for the endpoint"
-        return Decision(state, superseded=(token, cause), outcome="superseded")
-    displaced = ("", "")
+        return Decision(state, superseded=(token, _newer(state.waiter_version)), outcome="superseded")
+    waiting = replace(state, revision=state.revision + 1, waiter=execution, waiter_version=version, waiter_token=token)
     if state.waiter and state.waiter != execution:
-        displaced = (state.waiter_token, f"version {version} is newer and waits for the endpoint")
-    waiting = LockState(
-        state.revision + 1, state.holder, state.holder_version, state.lease_until, execution, version, token
-    )
-    return Decision(waiting, superseded=displaced, outcome="waiting")
+        waiting = replace(waiting, displaced_by=execution, displaced_token=state.waiter_token)
+    return Decision(waiting, superseded=_displaced_again(waiting, execution, version), outcome="waiting")
 
 
 def decide_release(state: LockState, execution: str, now: int, lease: int) -> Decision:
     if state.holder != execution:
+        if state.handed_by == execution:  # a retried release: its hand-over may not have been told
+            return Decision(state, granted=state.handed_token, outcome="handed-over")
         return Decision(state, outcome="not-held")
     if state.waiter:
-        handed = LockState(state.revision + 1, state.waiter, state.waiter_version, now + lease)
+        handed = replace(
+            state,
+            revision=state.revision + 1,
+            holder=state.waiter,
+            holder_version=state.waiter_version,
+            lease_until=now + lease,
+            waiter="",
+            waiter_version=0,
+            waiter_token="",
+            handed_by=execution,
+            handed_token=state.waiter_token,
+        )
         return Decision(handed, granted=state.waiter_token, outcome="handed-over")
     return Decision(LockState(state.revision + 1), outcome="released")
 
@@ -94,6 +124,10 @@ class EndpointLock:
             waiter=text.get("waiter", ""),
             waiter_version=int(text.get("waiter_version", 0)),
             waiter_token=text.get("waiter_token", ""),
+            handed_by=text.get("handed_by", ""),
+            handed_token=text.get("handed_token", ""),
+            displaced_by=text.get("displaced_by", ""),
+            displaced_token=text.get("displaced_token", ""),
         )
 
     def _write(self, before: LockState, after: LockState) -> None:

@@ -131,6 +131,24 @@ class BakeStart(StepPayload):
     TaskToken: Token
 
 
+class MadeCheck(StepPayload):
+    """Was the model or endpoint config of this name made from this request (a create retried after its
+    answer was lost)?"""
+
+    Kind: Literal["model", "endpoint-config"]
+    Name: SageMakerName
+    ModelPackageArn: VersionArn | None = None
+    ProductionVariants: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _what_to_compare(self) -> MadeCheck:
+        if self.Kind == "model" and self.ModelPackageArn is None:
+            raise ValueError("a model check needs ModelPackageArn")
+        if self.Kind == "endpoint-config" and not self.ProductionVariants:
+            raise ValueError("an endpoint-config check needs ProductionVariants")
+        return self
+
+
 CANARY_PAYLOADS: dict[str, type[StepPayload]] = {
     "acquire-lock": LockRequest,
     "release-lock": LockRelease,
@@ -142,6 +160,7 @@ CANARY_PAYLOADS: dict[str, type[StepPayload]] = {
     "retire-scaling": ScalingRetirement,
     "reset-guards": GuardReset,
     "start-bake": BakeStart,
+    "confirm-made": MadeCheck,
 }
 
 

@@ -173,12 +173,30 @@ def react_to_pipeline_status(
     if status == "Succeeded" or sns is None:
         return Reaction("recorded", f"pipeline execution {short} {status}, started outside the retrain workflow")
     steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn).get("PipelineExecutionSteps", [])
-    report = failure_report(arn, status, reason, steps)
-    if ledger.record_once(execution_pk(arn), f"REPORTED#{moment}", kind="pipeline-failure-report", report=report):
-        sns.publish(
-            TopicArn=settings.notification_topic_arn,
-            Subject=f"[{settings.project_name}] pipeline run {status}"[:100],
-            Message=report,
-            MessageAttributes={"outcome": {"DataType": "String", "StringValue": f"Pipeline{status}"}},
-        )
+    report = publish_report_once(ledger, sns, settings, arn, moment, status, failure_report(arn, status, reason, steps))
     return Reaction("recorded", f"pipeline execution {short} {status}, reported: {report.split(' | ')[0]}")
+
+
+def publish_report_once(
+    ledger: Ledger, sns: Any, settings: Settings, execution_arn: str, moment: str, status: str, report: str
+) -> str:
+    """Publish the report unless a delivery of this end already did; returns the report as recorded.
+
+    The report is recorded as not yet published, published, then marked published: a delivery that died
+    in between left it unpublished, and the redelivery publishes it. A death after the publish but before
+    the mark (or two deliveries of the end at the same moment) publishes it twice: at least once, never lost.
+    """
+    pk, sk = execution_pk(execution_arn), f"REPORTED#{moment}"
+    if not ledger.record_once(pk, sk, kind="pipeline-failure-report", report=report, published=False):
+        recorded = ledger.get(pk, sk) or {}
+        report = str(recorded.get("report", report))
+        if recorded.get("published") is not False:  # published (an entry without the flag was published first)
+            return report
+    sns.publish(
+        TopicArn=settings.notification_topic_arn,
+        Subject=f"[{settings.project_name}] pipeline run {status}"[:100],
+        Message=report,
+        MessageAttributes={"outcome": {"DataType": "String", "StringValue": f"Pipeline{status}"}},
+    )
+    ledger.annotate(pk, sk, published=True, published_at=now_iso())
+    return report

@@ -3,7 +3,9 @@
 The SDK already retries throttling, 5xx answers and timeouts a few times. When they persist past that,
 the workflow step fails with `TransientAwsError`, which every Lambda task of the workflows retries
 with a backoff of its own; any other error (a validation error, a missing resource) keeps its name and
-goes to the task's Catch.
+goes to the task's Catch. Step Functions names a function's error by its exception's class, so a
+subclass (a lock or gate conflict) leaves the block as a plain TransientAwsError: the name the
+workflows retry.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def transient_errors_named() -> Iterator[None]:
     """Inside the block, a transient AWS error leaves as TransientAwsError (the original as its cause)."""
     try:
         yield
+    except TransientAwsError as error:
+        if type(error) is TransientAwsError:
+            raise
+        raise TransientAwsError(f"{type(error).__name__}: {error}") from error
     except (ClientError, SdkConnectionError, HTTPClientError) as error:
         if not is_transient(error):
             raise
