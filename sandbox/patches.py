@@ -9,7 +9,7 @@ moto and AWS that the product meets; the product code itself never imports the s
      environment, its stdout captured into the function's log group.
   2. EventBridge rules deliver to Lambda (asynchronously, retried, then dead-lettered) and to
      Step Functions targets (moto raises NotImplementedError), events shaped as AWS delivers them
-     (an ISO 8601 `time`); a schedule rule receives no events.
+     (an ISO 8601 `time`, no moto-only fields) to every target; a schedule rule receives no events.
   3. AWS services emit their events: a model package created or changing approval emits
      "SageMaker Model Package State Change"; an alarm changing state emits
      "CloudWatch Alarm State Change".
@@ -420,8 +420,13 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
     if others:
         saved = self.targets
         self.targets = others
-        try:
-            _original_send_to_targets(self, original_event, transform_input)  # type: ignore[arg-type]
+        try:  # a user's own targets (a queue, a log group) get the event as AWS delivers it too
+            if transform_input and not any(target.get("InputTransformer") for target in others):
+                # moto turns `time` into ISO 8601 itself on the way to a queue; "ingestion-time" is its own
+                without_moto_fields = {k: v for k, v in original_event.items() if k != "ingestion-time"}
+                _original_send_to_targets(self, without_moto_fields, False)  # type: ignore[arg-type]
+            else:  # moto's input transformer reads its own fields
+                _original_send_to_targets(self, original_event, transform_input)  # type: ignore[arg-type]
         finally:
             self.targets = saved
 

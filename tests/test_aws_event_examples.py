@@ -383,3 +383,32 @@ def test_the_documented_scheduled_event_of_the_stack_rule_runs_the_drift_monitor
 
     assert "FunctionError" not in response, summary
     assert summary["Outcome"] in ("measured", "too-few-records"), summary
+
+
+def test_a_rule_of_ones_own_receives_a_deployments_endpoint_events_as_aws_documents_them(world: SandboxWorld) -> None:
+    """What a user's own rule on the default bus gets, envelope included, has the documented example's shape."""
+    sqs, events = world.client("sqs"), world.client("events")
+    url = sqs.create_queue(QueueName="my-endpoint-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Endpoint State Change"]}
+    events.put_rule(Name="my-endpoint-events", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="my-endpoint-events", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    arn = register_version(world.sandbox, world.stack, 13, "PendingManualApproval")
+    world.sandbox.settle()
+
+    world.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    world.sandbox.settle()
+
+    received = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        received += [json.loads(message["Body"]) for message in batch]
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
+    assert world.live_model_package() == arn
+    assert {event["detail"]["EndpointStatus"] for event in received} >= {"UPDATING", "IN_SERVICE"}
+    example = documented("endpoint-state-change.json")
+    for event in received:
+        assert problems(event, example) == [], event
+        assert isinstance(event["time"], str) and "ingestion-time" not in event, event
+        assert parse_event(event, EndpointEvent).detail.EndpointName == world.stack.endpoint_name
