@@ -39,6 +39,14 @@ def endpoint_weights(churn: SandboxWorld) -> dict[str, float]:
     return {v["VariantName"]: v["CurrentWeight"] for v in endpoint["ProductionVariants"]}
 
 
+def wait_for_waiter(churn: SandboxWorld, version: int, timeout: float = 10) -> None:
+    """Until the endpoint lock names `version` as the deployment waiting for it."""
+    deadline = time.monotonic() + timeout
+    while not (ledger_item(churn, "LOCK") and ledger_item(churn, "LOCK")[0].get("waiter_version") == version):
+        assert time.monotonic() < deadline, f"version {version} never waited"
+        time.sleep(0.005)
+
+
 def approve(churn: SandboxWorld, arn: str) -> None:
     churn.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
 
@@ -136,10 +144,7 @@ def test_while_a_canary_runs_the_newest_waiting_version_wins(watched_churn: Sand
     wait_for_bake(churn, 10)
 
     approve(churn, v3)
-    deadline = time.monotonic() + 10
-    while not (ledger_item(churn, "LOCK") and ledger_item(churn, "LOCK")[0].get("waiter_version") == 3):
-        assert time.monotonic() < deadline, "version 3 never waited"
-        time.sleep(0.005)
+    wait_for_waiter(churn, 3)
     approve(churn, v4)
     churn.sandbox.settle()
 

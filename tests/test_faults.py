@@ -414,17 +414,24 @@ def assert_same_outcome(world: FaultWorld, baseline: Run, run: Run) -> None:
 
 
 # ------------------------------------------------------------------ one state at a time
+def run_on_the_fault_free_path(world: FaultWorld, workflow: str, state: str, plan: faults.FaultPlan) -> tuple[Run, Run]:
+    """(the fault-free run, a run with `plan` in force), skipping a state the fault-free run never enters."""
+    baseline = world.baseline(workflow)
+    if state not in baseline.entered():
+        pytest.skip(f"{state} is not on the fault-free path of the {workflow} workflow")
+    run = world.run(workflow, plan)
+    assert run.injection is not None and run.injection.injected, f"no call of {state} was faulted"
+    return baseline, run
+
+
 @pytest.mark.parametrize(("workflow", "state", "kind"), STATE_FAULTS, ids=[f"{w}-{s}-{k}" for w, s, k in STATE_FAULTS])
 def test_a_fault_in_one_state_is_retried_to_the_same_outcome(
     world: FaultWorld, workflow: str, state: str, kind: faults.Kind
 ) -> None:
-    baseline = world.baseline(workflow)
-    if state not in baseline.entered():
-        pytest.skip(f"{state} is not on the fault-free path of the {workflow} workflow")
+    baseline, run = run_on_the_fault_free_path(
+        world, workflow, state, faults.FaultInState(f"{PROJECT}-{workflow}", state, kind)
+    )
 
-    run = world.run(workflow, faults.FaultInState(f"{PROJECT}-{workflow}", state, kind))
-
-    assert run.injection is not None and run.injection.injected, f"no call of {state} was faulted"
     assert run.failures_in(state), f"{state} never failed: the fault did not reach it"
     assert state in run.entered()
     assert_same_outcome(world, baseline, run)
@@ -436,13 +443,9 @@ def test_a_change_applied_but_unanswered_ends_as_the_fault_free_run(
     world: FaultWorld, workflow: str, state: str, lost: faults.Verdict
 ) -> None:
     """The retried create meets "already existing", the retried update meets "in progress": neither is a refusal."""
-    baseline = world.baseline(workflow)
-    if state not in baseline.entered():
-        pytest.skip(f"{state} is not on the fault-free path of the {workflow} workflow")
+    plan = faults.AppliedThenLost(f"{PROJECT}-{workflow}", state, lost)
+    baseline, run = run_on_the_fault_free_path(world, workflow, state, plan)
 
-    run = world.run(workflow, faults.AppliedThenLost(f"{PROJECT}-{workflow}", state, lost))
-
-    assert run.injection is not None and run.injection.injected, f"no change of {state} was lost"
     assert_same_outcome(world, baseline, run)
     assert_ends_cleanly(world, run)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox import faults
 from sandbox.world import register_version
 from tests.conftest import SandboxWorld
-from tests.test_canary import approve, ledger_item, run_of, wait_for_bake
+from tests.test_canary import approve, ledger_item, run_of, wait_for_bake, wait_for_waiter
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,7 @@ def test_a_waiting_deployment_gets_the_endpoint_when_the_hand_over_is_retried(wa
     approve(churn, churn.world.pending_version_arn)
     wait_for_bake(churn, 10)
     approve(churn, v3)
-    deadline = time.monotonic() + 10
-    while not (ledger_item(churn, "LOCK") and ledger_item(churn, "LOCK")[0].get("waiter_version") == 3):
-        assert time.monotonic() < deadline, "version 3 never waited"
-        time.sleep(0.005)
+    wait_for_waiter(churn, 3)
 
     with faults.inject(HandOverFailsOnce()) as injection:
         churn.sandbox.settle()
