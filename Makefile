@@ -51,8 +51,10 @@ sandbox: $(VENV)/.installed
 ## test: the quality gates, then the whole test suite
 test: lint unit
 
+# Two workers (this machine's cores), a file per worker at a time: module-scoped sandbox worlds stay whole.
+PYTEST_WORKERS ?= 2
 unit: $(VENV)/.installed .venv-pipeline/.installed node_modules/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## lint: ruff, mypy, sam validate --lint (cfn-lint), checkov, ASL checks, IAM policies (parliament), sam build
 lint: setup

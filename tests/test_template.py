@@ -132,7 +132,7 @@ NOT_CALLED_BY = {
         "sagemaker:UpdateEndpoint",
         "sagemaker:UpdateEndpointWeightsAndCapacities",
     },
-    "endpoint_update": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "sagemaker:DescribeEndpoint"},
+    "endpoint_update": {"dynamodb:GetItem", "dynamodb:Query", "states:SendTaskFailure"},
     "pipeline_status": {"states:SendTaskFailure"},
     "retrain": {"sagemaker:DescribePipelineExecution", "states:StartExecution", "states:SendTaskFailure"},
 }
