@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.endpoint
+import botocore.session
 import moto
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
@@ -729,6 +730,13 @@ def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacitie
     return str(arn)
 
 
+_original_list_endpoints = sagemaker_models.SageMakerModelBackend.list_endpoints
+
+
+def _list_endpoints(self: Any, *args: Any, sort_order: str | None = None, **kwargs: Any) -> Any:
+    return _original_list_endpoints(self, *args, sort_order=sort_order or "Descending", **kwargs)
+
+
 # ------------------------------------------------------------------ 8. endpoints answer and are measured
 def _serving_variants(account: str, region: str, endpoint_name: str) -> list[tuple[str, float, str]]:
     """(variant, current weight, model package ARN or '') for each variant of the endpoint."""
@@ -1099,6 +1107,20 @@ def _execution_parameters(definition: dict[str, Any], given: list[dict[str, str]
 _original_start_pipeline_execution = sagemaker_models.SageMakerModelBackend.start_pipeline_execution
 
 
+def _require_pattern(operation: str, member: str, value: str | None) -> None:
+    """SageMaker refuses a value outside its member's pattern (botocore's sagemaker model); moto checks none."""
+    if value is None:
+        return
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    pattern = model.operation_model(operation).input_shape.members[member].metadata.get("pattern")
+    if pattern and not re.fullmatch(pattern, value):
+        field = member[0].lower() + member[1:]
+        raise sagemaker_models.ValidationError(
+            message=f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern}"
+        )
+
+
 def _start_pipeline_execution(
     self: Any,
     pipeline_name: str,
@@ -1108,6 +1130,7 @@ def _start_pipeline_execution(
     parallelism_configuration: dict[str, int],
     client_request_token: str,
 ) -> dict[str, str]:
+    _require_pattern("StartPipelineExecution", "PipelineExecutionDisplayName", pipeline_execution_display_name)
     pipeline = sagemaker_models.get_pipeline_from_name(self.pipelines, pipeline_name)
     for arn, existing in pipeline.pipeline_executions.items():  # the token makes a retried call idempotent
         if client_request_token and existing.client_request_token == client_request_token:
@@ -1455,6 +1478,10 @@ def install() -> SandboxState:
     sfn_heartbeat.Heartbeat._eval_body = _scaled_timeout
     retrier_decl.time = _ScaledTime()
     _install_fault_injection()
+    # ListEndpoints' MaxResults "defaults to 10", newest first (SortBy "The default is CreationTime", SortOrder
+    # "The default is Descending": botocore's sagemaker model); moto answers 100 a page, oldest first
+    sagemaker_models.PAGINATION_MODEL["list_endpoints"]["limit_default"] = 10
+    sagemaker_models.SageMakerModelBackend.list_endpoints = _list_endpoints
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()
     logging.getLogger("moto").setLevel(logging.CRITICAL if not os.environ.get("SANDBOX_DEBUG") else logging.DEBUG)

@@ -45,9 +45,21 @@ def live_package(endpoint: dict[str, Any], config: dict[str, Any], ledger: Ledge
     return str(record["model_package_arn"]) if record else None
 
 
+def endpoint_exists(name: str) -> bool:
+    """Whether the account has the endpoint: ListEndpoints answers 10 a page by default (API reference), and a
+    name is contained in others' (`churn-endpoint` in `churn-endpoint-2`), so every page is read."""
+    kwargs: dict[str, Any] = {"NameContains": name}
+    while True:
+        page = sagemaker.list_endpoints(**kwargs)
+        if any(endpoint["EndpointName"] == name for endpoint in page["Endpoints"]):
+            return True
+        if not page.get("NextToken"):
+            return False
+        kwargs["NextToken"] = page["NextToken"]
+
+
 def endpoint_and_config(settings: Settings) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    names = [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains=settings.endpoint_name)["Endpoints"]]
-    if settings.endpoint_name not in names:
+    if not endpoint_exists(settings.endpoint_name):
         return None, None
     endpoint = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
     return endpoint, sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])

@@ -13,6 +13,7 @@ whichever comes first. Runs nobody here started (their display name does not beg
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .events import PipelineExecutionStatusChange, UnknownResource
@@ -32,8 +33,12 @@ def pipeline_name(pipeline_arn: str) -> str:
 
 
 def retrain_display_name(project: str, execution_name: str) -> str:
-    """The display name a retrain gives its pipeline run (at most 82 characters): how runs are told apart."""
-    return f"{project}-retrain-{execution_name}"[:82]
+    """The display name a retrain gives its pipeline run: how runs are told apart.
+
+    SageMaker accepts `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}` (botocore's sagemaker model, PipelineExecutionName),
+    while the execution name may hold `_` (from an alarm's name): anything else becomes `-`.
+    """
+    return re.sub(r"[^a-zA-Z0-9-]+", "-", f"{project}-retrain-{execution_name}")[:82].strip("-")
 
 
 def started_by_retrain(display_name: str | None, project: str) -> bool:
