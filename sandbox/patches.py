@@ -72,7 +72,6 @@ from pathlib import Path
 from typing import Any
 
 import botocore.endpoint
-import botocore.session
 import moto
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
@@ -1111,8 +1110,8 @@ def _require_pattern(operation: str, member: str, value: str | None) -> None:
     """SageMaker refuses a value outside its member's pattern (botocore's sagemaker model); moto checks none."""
     if value is None:
         return
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    pattern = model.operation_model(operation).input_shape.members[member].metadata.get("pattern")
+    shape = sfn_errors.service_model("sagemaker").operation_model(operation).input_shape.members[member]
+    pattern = shape.metadata.get("pattern")
     if pattern and not re.fullmatch(pattern, value):
         field = member[0].lower() + member[1:]
         raise sagemaker_models.ValidationError(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import botocore.session
 
@@ -92,14 +93,15 @@ AWS_SDK_PREFIXES = {"dynamodb": "DynamoDb", "stepfunctions": "Sfn", "sfn": "Sfn"
 
 
 @functools.cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
+def service_model(botocore_service: str) -> Any:
+    """The installed botocore's model of the service (loaded once: the sagemaker model is megabytes of JSON)."""
+    return botocore.session.get_session().get_service_model(botocore_service)
 
 
 @functools.cache
 def modelled_exceptions(botocore_service: str) -> dict[str, str]:
     """Error code -> the exception it belongs to, for every error the service's model lists."""
-    model = _session().get_service_model(botocore_service)
+    model = service_model(botocore_service)
     return {shape.metadata.get("error", {}).get("code", shape.name): shape.name for shape in model.error_shapes}
 
 
@@ -111,7 +113,7 @@ def with_suffix(name: str) -> str:
 def aws_sdk(service: str) -> Integration:
     """The integration `arn:aws:states:::aws-sdk:<service>:<action>` (service as the resource spells it)."""
     botocore_service = {"sfn": "stepfunctions"}.get(service, service)
-    model = _session().get_service_model(botocore_service)
+    model = service_model(botocore_service)
     prefix = AWS_SDK_PREFIXES.get(service) or model.service_id.replace(" ", "")
     return Integration(botocore_service, prefix, f"{prefix}.{prefix}Exception")
 

@@ -54,6 +54,11 @@ class Settlement:
     error: str = ""
 
 
+def succeeded_on(config: str) -> dict[str, str]:
+    """What a waiting workflow is told when its endpoint change is done."""
+    return {"EndpointStatus": "InService", "EndpointConfigName": config}
+
+
 def _weights_match(requested: list[dict[str, Any]], variants: list[dict[str, Any]], prefix: str) -> bool:
     """Every requested variant's weight (and count, when asked) is the variant's `prefix` (Desired/Current) one."""
     by_name = {variant.get("VariantName"): variant for variant in variants}
@@ -133,8 +138,7 @@ def request_change(request: ChangeRequest, sagemaker: Any, sfn: Any, ledger: Led
             return {**requested, "already": "under way"}
         if progress == "done":  # ... and has already ended: nothing more will come for this token
             if ledger.mark_completed(pk, WAIT_SK, request.TaskToken, "succeed"):
-                output = {"EndpointStatus": "InService", "EndpointConfigName": request.EndpointConfigName}
-                complete(sfn, request.TaskToken, output=output)
+                complete(sfn, request.TaskToken, output=succeeded_on(request.EndpointConfigName))
             return {**requested, "already": "done"}
         raise EndpointChangeRefused(f"{code}: {message}") from None
     return requested
@@ -183,9 +187,7 @@ def settle_change(change: EndpointStateChange, event_id: str, sagemaker: Any, sf
     if not told_before and not ledger.mark_completed(pk, WAIT_SK, token, settlement.outcome):
         return already
     if settlement.outcome == "succeed":
-        told = complete(
-            sfn, token, output={"EndpointStatus": "InService", "EndpointConfigName": change.EndpointConfigName}
-        )
+        told = complete(sfn, token, output=succeeded_on(change.EndpointConfigName))
     else:
         told = complete(sfn, token, error=settlement.error, cause=settlement.reason)
     if not told:
