@@ -10,7 +10,9 @@ QualityGateFailed (fail step stating the measured accuracy and the threshold).
 The definition is written offline and deterministically: no credentials, no upload. The scripts
 and data it refers to live under s3://<artifact bucket>/pipeline/ (`make publish` puts them
 there); the bucket, region, model package group and scikit-learn image stay placeholders that
-the SAM template fills in with Fn::Sub.
+the SAM template fills in with Fn::Sub. The registered versions need nothing of that at serving
+time: the training step packs the serving code into the model artifact (code/), so a version
+serves with network isolation too.
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
 
 PREFIX = f"s3://{BUCKET}/pipeline"
 CODE_URI = f"{PREFIX}/code"  # the scripts, one file each (processing code input)
-SOURCE_ARCHIVE_URI = f"{PREFIX}/code/sourcedir.tar.gz"  # the same scripts for training and serving
+SOURCE_ARCHIVE_URI = f"{PREFIX}/code/sourcedir.tar.gz"  # the same scripts, for the training job
+# Where a serving container finds the code that train.py packed into the model artifact (model.tar.gz
+# is unpacked into /opt/ml/model). A container with network isolation cannot read an s3:// submit
+# directory: the SageMaker Python SDK repacks the code into the artifact under code/ and names this
+# directory for such models (aws/sagemaker-python-sdk, src/sagemaker/model.py, Model._script_mode_env_vars:
+# `if self.repacked_model_data or self.enable_network_isolation(): dir_name = "/opt/ml/model/code"`;
+# src/sagemaker/utils.py, _create_or_update_code_dir: `code_dir = os.path.join(model_dir, "code")`).
+SERVING_CODE_DIR = "/opt/ml/model/code"
 DEFAULT_INPUT_URI = f"{PREFIX}/data/churn.csv"
 ROLE = "${SageMakerExecutionRoleArn}"
 # The SDK resolves a role that is not ARN-shaped through IAM: it gets this stand-in, replaced by ROLE.
@@ -190,8 +199,8 @@ def build_pipeline() -> Any:
     model = ModelBuilder(
         image_uri=SKLEARN_IMAGE,
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
-        env_vars={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": SOURCE_ARCHIVE_URI},
-        dependencies={},  # the serving code is already in SOURCE_ARCHIVE_URI: nothing to upload
+        env_vars={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": SERVING_CODE_DIR},
+        dependencies={},  # the serving code is already in the model artifact (train.py): nothing to upload
         role_arn=ROLE_STAND_IN,
         sagemaker_session=session,
     )

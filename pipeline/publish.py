@@ -4,9 +4,10 @@
     python -m pipeline.publish --bucket <bucket name>
 
 Writes s3://<bucket>/pipeline/code/<script>.py (the processing steps' code input),
-s3://<bucket>/pipeline/code/sourcedir.tar.gz (the same scripts for training and serving) and
-s3://<bucket>/pipeline/data/churn.csv (the InputDataUrl default). Run it after `sam deploy` and
-whenever the scripts change; a retrain reads the newest data from InputDataUrl.
+s3://<bucket>/pipeline/code/sourcedir.tar.gz (the same scripts for the training job, which packs
+the serving code into each model it trains) and s3://<bucket>/pipeline/data/churn.csv (the
+InputDataUrl default). Run it after `sam deploy` and whenever the scripts change (versions trained
+before keep the code they were trained with); a retrain reads the newest data from InputDataUrl.
 """
 
 from __future__ import annotations

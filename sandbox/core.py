@@ -21,7 +21,7 @@ from typing import Any
 from moto import mock_aws
 from moto.events import models as events_models
 
-from . import patches
+from . import autoscaling, patches
 from .template import CODE_BUCKET, function_code_dir, load_sam_template, sam_resources, to_cloudformation, zip_directory
 
 ACCOUNT_ID = "123456789012"
@@ -156,6 +156,24 @@ class Sandbox:
     def slow_pipeline_steps(self, seconds: float) -> None:
         """Processing and training steps last at least this long (real seconds), as training takes time."""
         patches.PIPELINES.min_step_seconds = seconds
+
+    def autoscale(self, endpoint_name: str, variant_name: str, instance_count: int, *, under_way: bool = False) -> bool:
+        """Application Auto Scaling's scaling activity, as a scaling policy would start it: the variant goes to
+        `instance_count` instances. Returns whether it acted.
+
+        It acts as AWS does: UpdateEndpointWeightsAndCapacities with that DesiredInstanceCount for the variant
+        (weights unchanged), so the endpoint goes Updating, then InService with CurrentInstanceCount changed, each
+        step emitting "SageMaker Endpoint State Change" (sandbox.settle() waits for the end). It refuses (False,
+        nothing changed) when the variant is not a registered scalable target (namespace sagemaker, dimension
+        sagemaker:variant:DesiredInstanceCount), when the count is outside the target's [MinCapacity,
+        MaxCapacity], when the target's SuspendedState suspends dynamic scaling in that direction
+        (DynamicScalingOutSuspended for more instances, DynamicScalingInSuspended for fewer), when the endpoint is
+        not InService (auto scaling is blocked while it updates), and when the variant already has that count.
+
+        `under_way=True` is an activity a policy triggered before the target's scaling was suspended: the
+        SuspendedState does not stop it (every other refusal still applies).
+        """
+        return autoscaling.autoscale(ACCOUNT_ID, REGION, endpoint_name, variant_name, instance_count, under_way)
 
     def start_traffic(self, endpoint_name: str, per_minute: int = 600) -> None:
         """Requests reach the endpoint from now on; each variant's metrics feed the alarms."""

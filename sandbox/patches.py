@@ -18,7 +18,15 @@ moto and AWS that the product meets; the product code itself never imports the s
      asks), each change emitting "SageMaker Endpoint State Change" in AWS's documented shape
      (UPPER_SNAKE status, epoch-millisecond times); DescribeEndpoint names the config an update is
      heading to (PendingDeploymentSummary); a model, endpoint config or endpoint whose name is taken
-     is refused ("Cannot create already existing ...": moto overwrites models and configs).
+     is refused ("Cannot create already existing ...": moto overwrites models and configs). UpdateEndpoint
+     honours RetainAllVariantProperties / ExcludeRetainedVariantProperties and is refused when it would
+     remove or re-type a variant registered with Application Auto Scaling; a weights/capacities change
+     shows the desired values at once and makes them current when InService. A network-isolated model
+     whose container fetches its code from S3 (SAGEMAKER_SUBMIT_DIRECTORY s3://...) never starts: the
+     endpoint's creation fails, an update fails leaving the previous config serving.
+  4b. Application Auto Scaling (sandbox/autoscaling.py): registering a variant moves its instance count into
+     [MinCapacity, MaxCapacity]; deregistering deletes the target's policies and scheduled actions; a test
+     can ask for a policy's scaling activity (Sandbox.autoscale).
   5. State machines created by CloudFormation live where the executing API finds them, with
      their DefinitionSubstitutions applied (moto ignores them).
   6. Step Functions: StartExecution without a name gets a UUID name; SendTaskFailure keeps its
@@ -118,7 +126,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  
 from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
 
-from . import capture, faults, pipeline_runner, serving, sfn_errors  # noqa: E402
+from . import autoscaling, capture, faults, pipeline_runner, serving, sfn_errors  # noqa: E402
 
 
 # ------------------------------------------------------------------ shared sandbox state
@@ -602,11 +610,19 @@ def _emit_endpoint_state(backend: Any, endpoint: Any) -> None:
     )
 
 
-def _transition(backend: Any, endpoint: Any, status: str, finish: Callable[[], str | None]) -> None:
+def _transition(
+    backend: Any,
+    endpoint: Any,
+    status: str,
+    finish: Callable[[], str | None],
+    undo: Callable[[], None] | None = None,
+) -> None:
     """Status now, an event; after the (compressed) provisioning time, InService and another event.
 
     `finish` applies the change and returns a failure reason when the change fails: the endpoint then
-    stays on what it served before, InService, with that FailureReason (as SageMaker does).
+    stays on what it served before, InService, with that FailureReason (as SageMaker does). A failure a test
+    injected (STATE.endpoint_failures) applies nothing: `undo` then takes back what the request already
+    showed (the desired weights and counts of UpdateEndpointWeightsAndCapacities).
     """
     endpoint.endpoint_status = status
     endpoint.failure_reason = None
@@ -618,6 +634,8 @@ def _transition(backend: Any, endpoint: Any, status: str, finish: Callable[[], s
         failure = STATE.endpoint_failures.pop(endpoint.endpoint_name, None)
         if failure is None:
             failure = finish()
+        elif undo is not None:
+            undo()
         endpoint.failure_reason = failure
         endpoint.endpoint_status = "Failed" if failure and status == "Creating" else "InService"
         endpoint.pending_deployment_summary = None
@@ -647,6 +665,7 @@ def _require_in_service(endpoint: Any) -> None:
 _original_create_endpoint = sagemaker_models.SageMakerModelBackend.create_endpoint
 _original_create_model = sagemaker_models.SageMakerModelBackend.create_model
 _original_create_endpoint_config = sagemaker_models.SageMakerModelBackend.create_endpoint_config
+_original_create_model_response = sagemaker_responses.SageMakerResponse.create_model
 
 
 # SageMaker refuses a name already taken, with a ValidationException whose message names the resource
@@ -665,6 +684,14 @@ def _create_model(self: Any, *args: Any, **kwargs: Any) -> Any:
     return _original_create_model(self, *args, **kwargs)
 
 
+def _create_model_response(self: Any) -> Any:
+    """moto 5.2.5 ignores CreateModel's EnableNetworkIsolation (DescribeModel always says false): keep it."""
+    result = _original_create_model_response(self)
+    model = self.sagemaker_backend._models[self._get_param("ModelName")]
+    model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+    return result
+
+
 def _create_endpoint_config(self: Any, *args: Any, **kwargs: Any) -> Any:
     name = kwargs.get("endpoint_config_name", args[0] if args else "")
     if name in self.endpoint_configs:
@@ -672,36 +699,135 @@ def _create_endpoint_config(self: Any, *args: Any, **kwargs: Any) -> Any:
     return _original_create_endpoint_config(self, *args, **kwargs)
 
 
+# A model with network isolation cannot fetch its code from S3. "If you enable network isolation, the containers
+# can't make any outbound network calls, even to other AWS services such as Amazon S3" (SageMaker developer
+# guide, "Run training and inference containers in internet-free mode",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html); SageMaker itself still
+# downloads the ModelDataUrl artifact. A serving container whose SAGEMAKER_SUBMIT_DIRECTORY is an s3:// URI
+# downloads its code at start-up, so it never answers the health check and the deployment fails with SageMaker's
+# FailureReason for that ("The primary container for production variant <variant> did not pass the ping health
+# check. Please check CloudWatch logs for this endpoint.", quoted in many public reports), followed here by the
+# cause a CloudWatch log would show. Code packed in the model artifact (SAGEMAKER_SUBMIT_DIRECTORY a local path,
+# e.g. /opt/ml/model/code, or absent) starts fine.
+# Sandbox choice: a container naming ModelPackageName runs the package's InferenceSpecification containers, with
+# the container's own Environment entries over the package's.
+def _containers_of(backend: Any, model: Any) -> list[dict[str, Any]]:
+    containers = []
+    for container in model.containers or [model.primary_container or {}]:
+        container = container or {}
+        package_name = container.get("ModelPackageName")
+        if not package_name:
+            containers.append(container)
+            continue
+        try:
+            package = backend.describe_model_package(package_name)
+        except Exception:  # a package gone: nothing more to know about its containers
+            containers.append(container)
+            continue
+        for packaged in (package.inference_specification or {}).get("Containers") or [{}]:
+            environment = {**(packaged.get("Environment") or {}), **(container.get("Environment") or {})}
+            containers.append({**packaged, "Environment": environment})
+    return containers
+
+
+def _isolation_failure(backend: Any, config: dict[str, Any]) -> str | None:
+    """Why a deployment of this endpoint config cannot start (a network-isolated model fetching code from S3)."""
+    for variant in config.get("ProductionVariants") or []:
+        model = backend._models.get(variant.get("ModelName", ""))
+        if model is None or not getattr(model, "enable_network_isolation", False):
+            continue
+        for container in _containers_of(backend, model):
+            code = str((container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY", ""))
+            if code.startswith("s3://"):
+                return (
+                    f"The primary container for production variant {variant['VariantName']} did not pass the ping "
+                    f"health check. Please check CloudWatch logs for this endpoint. (Model {model.model_name} runs "
+                    f"with network isolation, so its container cannot download its code from {code}: no outbound "
+                    "call, not even to Amazon S3, leaves a network-isolated container. Pack the code into the model "
+                    "artifact and set SAGEMAKER_SUBMIT_DIRECTORY to its path there, such as /opt/ml/model/code.)"
+                )
+    return None
+
+
 def _create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]) -> Any:
     if endpoint_name in self.endpoints:
         _refuse_existing("endpoint", self.endpoints[endpoint_name].arn)
     endpoint = _original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
     endpoint.pending_deployment_summary = None
-    _transition(self, endpoint, "Creating", lambda: None)
+    failure = _isolation_failure(self, self.describe_endpoint_config(endpoint_config_name))
+    _transition(self, endpoint, "Creating", lambda: failure)
     return endpoint
 
 
-def _update_endpoint_backend(self: Any, endpoint_name: str, endpoint_config_name: str) -> str:
+# UpdateEndpoint's capacity: "To retain the variant properties of an endpoint when updating it, set
+# RetainAllVariantProperties to true. To use the variant properties specified in a new EndpointConfig call when
+# updating an endpoint, set RetainAllVariantProperties to false. The default is false."; with it,
+# ExcludeRetainedVariantProperties lists the VariantProperty types "to override with the values provided by
+# EndpointConfig": DesiredInstanceCount (from InitialInstanceCount), DesiredWeight (from InitialVariantWeight),
+# DataCaptureConfig "(Not currently supported.)" (botocore's sagemaker model, UpdateEndpointInput and
+# VariantProperty). A retained variant is one of the same name on the endpoint and in the new config; it keeps
+# "the latest DesiredInstanceCount from the response from the call to DescribeEndpoint, regardless of the value
+# of the InitialInstanceCount field in the new EndpointConfig" (SageMaker developer guide, "Update endpoints that
+# use auto scaling", https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html).
+# Sandbox choice: the data capture configuration always comes from the new config (AWS documents no retention of
+# it), whatever RetainAllVariantProperties and ExcludeRetainedVariantProperties say.
+def _variants_after_update(
+    endpoint: Any, config: dict[str, Any], retain: bool, excluded: set[str]
+) -> list[dict[str, Any]]:
+    variants = endpoint._process_production_variants(config["ProductionVariants"])
+    if not retain:
+        return variants
+    now = {variant["VariantName"]: variant for variant in endpoint.production_variants}
+    for variant in variants:
+        kept = now.get(variant["VariantName"])
+        if kept is None:
+            continue  # new in the config: the config's values
+        for prop, field_ in (("DesiredInstanceCount", "InstanceCount"), ("DesiredWeight", "Weight")):
+            value = kept.get(f"Desired{field_}", kept.get(f"Current{field_}"))
+            serverless = field_ == "InstanceCount" and "CurrentServerlessConfig" in variant  # no instances to keep
+            if prop not in excluded and value is not None and not serverless:
+                variant[f"Current{field_}"] = variant[f"Desired{field_}"] = value
+    return variants
+
+
+def _update_endpoint_backend(
+    self: Any,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    retain_all_variant_properties: bool = False,
+    exclude_retained_variant_properties: list[dict[str, str]] | None = None,
+) -> str:
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is None:
         arn = sagemaker_models.FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
         raise sagemaker_models.ValidationError(message=f"Could not find endpoint '{arn}'.")
     _require_in_service(endpoint)
     config = self.describe_endpoint_config(endpoint_config_name)
+    autoscaling.refuse_update(self, endpoint, endpoint_config_name, config)
+    excluded = {p.get("VariantPropertyType", "") for p in exclude_retained_variant_properties or []}
+    variants = _variants_after_update(endpoint, config, retain_all_variant_properties, excluded)
+    failure = _isolation_failure(self, config)
 
-    def finish() -> None:
+    def finish() -> str | None:
+        if failure:
+            return failure  # the new fleet never came up: the endpoint keeps serving its previous config
         endpoint.endpoint_config_name = endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+        endpoint.production_variants = variants
         endpoint.data_capture_config = config.get("DataCaptureConfig")
+        return None
 
     # DescribeEndpoint names the config being deployed while an update is under way (botocore's sagemaker
     # model, DescribeEndpointOutput.PendingDeploymentSummary: "returned when the endpoint is creating or
-    # updating with a new endpoint configuration").
+    # updating with a new endpoint configuration"), with each variant's desired capacity and weight
+    # (PendingProductionVariantSummary).
     endpoint.pending_deployment_summary = {
         "EndpointConfigName": endpoint_config_name,
         "ProductionVariants": [
-            {"VariantName": variant["VariantName"], "DesiredInstanceCount": variant.get("InitialInstanceCount", 1)}
-            for variant in config["ProductionVariants"]
+            {
+                "VariantName": variant["VariantName"],
+                **{key: variant[key] for key in ("DesiredInstanceCount", "DesiredWeight") if key in variant},
+            }
+            for variant in variants
         ],
         "StartTime": datetime.now(UTC),
     }
@@ -713,19 +839,47 @@ def _update_endpoint_response(self: Any) -> Any:
     arn = self.sagemaker_backend.update_endpoint(
         endpoint_name=self._get_param("EndpointName"),
         endpoint_config_name=self._get_param("EndpointConfigName"),
+        retain_all_variant_properties=bool(self._get_param("RetainAllVariantProperties", False)),
+        exclude_retained_variant_properties=self._get_param("ExcludeRetainedVariantProperties") or [],
     )
     return sagemaker_responses.ActionResult({"EndpointArn": arn})
 
 
 _original_update_weights = sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities
+_CAPACITY_FIELDS = ("Weight", "InstanceCount")
 
 
+# UpdateEndpointWeightsAndCapacities: "When it receives the request, SageMaker sets the endpoint status to
+# Updating. After updating the endpoint, it sets the status to InService." DescribeEndpoint's DesiredWeight and
+# DesiredInstanceCount are the requested values, CurrentWeight and CurrentInstanceCount what serves (botocore's
+# sagemaker model, UpdateEndpointWeightsAndCapacities and ProductionVariantSummary). moto 5.2.5 applies both at
+# once and sets to None the one a request leaves out (a capacity-only change loses the weight): the sandbox keeps
+# what the request does not name, shows the desired values at once and makes them current when InService.
 def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> str:
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is not None:
         _require_in_service(endpoint)
-    arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)  # validates, applies
-    _transition(self, self.endpoints[endpoint_name], "Updating", lambda: None)
+    before = [dict(variant) for variant in endpoint.production_variants] if endpoint is not None else []
+    arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)  # validates
+    requested = {item.get("VariantName"): item for item in desired_weights_and_capacities}
+    for variant, was in zip(endpoint.production_variants, before, strict=True):
+        variant.clear()
+        variant.update(was)
+        for field_ in _CAPACITY_FIELDS:
+            value = requested.get(variant["VariantName"], {}).get(f"Desired{field_}")
+            if value is not None:
+                variant[f"Desired{field_}"] = value
+
+    def settle(source: str, target: str) -> None:
+        for variant in endpoint.production_variants:
+            for field_ in _CAPACITY_FIELDS:
+                if f"{source}{field_}" in variant:
+                    variant[f"{target}{field_}"] = variant[f"{source}{field_}"]
+
+    def finish() -> None:
+        settle("Desired", "Current")
+
+    _transition(self, endpoint, "Updating", finish, undo=lambda: settle("Current", "Desired"))
     return str(arn)
 
 
@@ -1466,6 +1620,8 @@ def install() -> SandboxState:
     sagemaker_models.FakeEndpoint._process_production_variants = _process_production_variants
     sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
+    sagemaker_responses.SageMakerResponse.create_model = _create_model_response
+    autoscaling.install()
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)
     kms_models.Key.create_from_cloudformation_json = classmethod(_key_from_cloudformation)

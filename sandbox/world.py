@@ -32,7 +32,7 @@ class World:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    model_archive: bytes  # model.tar.gz, as a training job leaves it
+    model_archive: bytes  # model.tar.gz, as a training job leaves it (model.joblib, code/)
     evaluation: bytes  # evaluation.json
     baseline: bytes  # baseline.json with the predictions' distribution
 
@@ -44,8 +44,10 @@ def trained_model() -> TrainedModel:
         work = Path(root)
         local.run_scripts(publish.DATA, work)
         archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-            tar.add(work / "model" / "model.joblib", "model.joblib")
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:  # the model directory, code/ included
+            for file in sorted((work / "model").rglob("*")):
+                if file.is_file():
+                    tar.add(file, file.relative_to(work / "model").as_posix())
         return TrainedModel(
             model_archive=archive.getvalue(),
             evaluation=(work / "evaluation" / "evaluation.json").read_bytes(),

@@ -414,11 +414,16 @@ def pointed_pipeline(execution_arn: str) -> dict[str, Any]:
     return _envelope(event, account, region, [pipeline_arn, execution_arn])
 
 
-def pointed_endpoint(account: str, region: str, endpoint: str, config: str) -> dict[str, Any]:
-    """The documented endpoint example (IN_SERVICE) for `endpoint` serving `config`."""
+def pointed_endpoint(
+    account: str, region: str, endpoint: str, config: str, modified_ms: float | None = None
+) -> dict[str, Any]:
+    """The documented endpoint example (IN_SERVICE) for `endpoint` serving `config`, last modified at `modified_ms`
+    (epoch milliseconds, as documented) when given."""
     event = documented("endpoint-state-change.json")
     arn = f"arn:aws:sagemaker:{region}:{account}:endpoint/{endpoint.lower()}"
     event["detail"].update(EndpointName=endpoint, EndpointArn=arn, EndpointConfigName=config)
+    if modified_ms is not None:
+        event["detail"]["LastModifiedTime"] = modified_ms
     return _envelope(event, account, region, [arn])
 
 

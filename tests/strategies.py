@@ -468,6 +468,10 @@ STEP_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
             Field(("Percent",), "num"),
             _TOKEN,
         ),
+        "reject-candidate": (
+            Field(("ModelPackageArn",), "str", limit=2048),
+            Field(("Reason",), "str", limit=256 * 1024, may_be_empty=True),  # Step Functions' payload limit
+        ),
     },
     "endpoint_update": {
         action: (

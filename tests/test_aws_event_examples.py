@@ -354,7 +354,9 @@ def test_the_documented_endpoint_event_completes_the_deployment_waiting_for_it(w
         config = waiting_change(world, deploy, held)
     assert {e["DetailType"] for e in held} == {"SageMaker Endpoint State Change"}
 
-    event_id = put(world, pointed_endpoint(ACCOUNT_ID, REGION, world.stack.endpoint_name, config))
+    # SageMaker's change ends after it was asked for: the event's time is now, not the example's
+    now_ms = float(int(time.time() * 1000))
+    event_id = put(world, pointed_endpoint(ACCOUNT_ID, REGION, world.stack.endpoint_name, config, now_ms))
     world.sandbox.settle()
     late = world.client("events").put_events(Entries=held)  # SageMaker's own, delivered late (as EventBridge may)
     world.sandbox.settle()

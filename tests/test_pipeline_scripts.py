@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +107,55 @@ def test_the_trained_model_predicts_churn_through_the_serving_functions(work: Pa
     as_json = inference.input_fn(json.dumps([{"tenure_months": 60, "contract": "two-year"}]), "application/json")
     answer, json_type = inference.output_fn(inference.predict_fn(as_json, model), "application/json")
     assert json_type == "application/json" and 0.0 <= json.loads(answer)[0] <= 1.0
+
+
+def local_imports(script: Path) -> set[str]:
+    """The modules of the scripts' directory a script imports."""
+    tree = ast.parse(script.read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    return {f"{name}.py" for name in names if (script.parent / f"{name}.py").exists()}
+
+
+def test_the_model_carries_its_serving_code_for_a_container_without_network(work: Path) -> None:
+    """SAGEMAKER_SUBMIT_DIRECTORY /opt/ml/model/code: inference.py and all it imports, inside the model."""
+    needed, pending = set(), {"inference.py"}
+    while pending:
+        script = pending.pop()
+        needed.add(script)
+        pending |= local_imports(SCRIPTS / script) - needed
+    packed = {file.name for file in (work / "model" / "code").iterdir()}
+    assert packed == needed == {"inference.py", "churn_features.py", "train.py"}
+    for name in packed:
+        assert (work / "model" / "code" / name).read_bytes() == (SCRIPTS / name).read_bytes()
+
+
+def test_the_code_packed_in_the_model_serves_it_on_its_own(work: Path, tmp_path: Path) -> None:
+    """As the serving container does: the unpacked model, its code/ on the path, no other script around."""
+    model_dir = tmp_path / "opt" / "ml" / "model"
+    shutil.copytree(work / "model", model_dir)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import inference; "
+            "m = inference.model_fn(sys.argv[2]); "
+            "print(inference.output_fn(inference.predict_fn(inference.input_fn(sys.argv[3], 'text/csv'), m), "
+            "'text/csv')[0].strip(), inference.__file__, sys.modules['train'].__file__)",
+            str(model_dir / "code"),
+            str(model_dir),
+            "2,110.0,6,3.0,month-to-month,electronic-check\n",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    probability, *modules = done.stdout.split()
+    assert float(probability) > 0.8
+    assert [Path(module).parent for module in modules] == [model_dir / "code"] * 2
 
 
 @pytest.mark.parametrize(

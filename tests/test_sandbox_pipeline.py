@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
 import uuid
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.core import ALGORITHM_ERROR, CAPACITY_ERROR
+from sandbox.serving import ModelError, ServedModels
 from tests.conftest import SandboxWorld
 
 PIPELINE = "churn-pipeline"
@@ -60,6 +63,19 @@ def test_a_run_registers_a_pending_version_with_its_real_evaluation(churn: Sandb
     assert "predictions" in baseline and "contract" in baseline["features"]
     container = package["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"].endswith("/output/model.tar.gz")
+    # the serving code is in the model: a container with network isolation reads nothing from S3
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
+    archive = churn.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        packed = set(tar.getnames())
+    assert {"model.joblib", "code/inference.py", "code/churn_features.py", "code/train.py"} <= packed
+    served = ServedModels(lambda: churn.client("s3"))
+    answer, _ = served.invoke(container, b"2,110.0,6,3.0,month-to-month,electronic-check\n", "text/csv", "text/csv")
+    assert float(answer) > 0.5
+    elsewhere = {**container, "Environment": {**container["Environment"], "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/code"}}
+    with pytest.raises(ModelError, match="neither an s3:// source archive nor a directory of the model"):
+        served.invoke(elsewhere, b"2,110.0,6,3.0,month-to-month,electronic-check\n", "text/csv", "text/csv")
 
 
 def test_the_pipeline_events_reach_the_automation(churn: SandboxWorld) -> None:

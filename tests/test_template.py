@@ -23,12 +23,14 @@ def transformed(**overrides: str) -> dict[str, Any]:
 
 
 def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every role's statements; a statement a condition includes (Fn::If) counts as granted."""
     found = []
     for name, resource in template["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
                 for statement in policy["PolicyDocument"]["Statement"]:
-                    found.append((name, statement))
+                    options = statement["Fn::If"][1:] if set(statement) == {"Fn::If"} else [statement]
+                    found += [(name, option) for option in options if option != {"Ref": "AWS::NoValue"}]
     return found
 
 
@@ -134,7 +136,7 @@ NOT_CALLED_BY = {
     },
     "endpoint_update": {"dynamodb:GetItem", "dynamodb:Query", "states:SendTaskFailure"},
     "pipeline_status": {"states:SendTaskFailure"},
-    "retrain": {"sagemaker:DescribePipelineExecution", "states:StartExecution", "states:SendTaskFailure"},
+    "retrain": {"sagemaker:DescribePipelineExecution", "states:SendTaskFailure"},
 }
 
 
@@ -396,3 +398,127 @@ def test_the_dashboard_reads_the_metrics_the_functions_and_the_drift_monitor_pub
     drift_rows = metric_rows(body, "DriftScore") + metric_rows(body, "PredictionPSI")
     assert {(row[0], row[1]) for row in drift_rows} == {(a["Namespace"], a["MetricName"]) for a in drift_alarms}
     assert {row[0] for row in drift_rows} == {environment["Variables"]["DRIFT_NAMESPACE"]}
+
+
+# ---------------------------------------------------------------------- parameters: names and URLs
+def sagemaker_max(operation: str, member: str) -> int:
+    """A request member's maximum length in botocore's model of the SageMaker API."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return int(model.operation_model(operation).input_shape.members[member].metadata["max"])
+
+
+# Each parameter whose value becomes a SageMaker name, and the requests that take it as one.
+SAGEMAKER_NAME_PARAMETERS = {
+    "ModelPackageGroupName": [("CreateModelPackageGroup", "ModelPackageGroupName")],
+    "EndpointName": [("CreateEndpoint", "EndpointName"), ("CreateEndpointConfig", "EndpointConfigName")],
+    "PipelineName": [("CreatePipeline", "PipelineName"), ("CreatePipeline", "PipelineDisplayName")],
+}
+
+
+def test_every_sagemaker_name_parameter_is_listed_with_the_requests_that_take_it() -> None:
+    """A parameter with SageMaker's name pattern (whose `-*` bounds nothing) is checked below."""
+    parameters = load_sam_template()["Parameters"]
+    named = {name for name, spec in parameters.items() if "(-*[" in str(spec.get("AllowedPattern", ""))}
+    assert named == set(SAGEMAKER_NAME_PARAMETERS)
+
+
+@pytest.mark.parametrize("parameter", sorted(SAGEMAKER_NAME_PARAMETERS))
+def test_a_sagemaker_name_parameter_is_no_longer_than_sagemaker_takes(parameter: str) -> None:
+    spec = load_sam_template()["Parameters"][parameter]
+    limit = min(sagemaker_max(operation, member) for operation, member in SAGEMAKER_NAME_PARAMETERS[parameter])
+
+    assert "MaxLength" in spec, f"{parameter}: its AllowedPattern alone lets a name of any length through"
+    assert int(spec["MaxLength"]) <= limit
+    longest = "a" * int(spec["MaxLength"])
+    assert re.fullmatch(spec["AllowedPattern"], longest)  # the limit can be reached
+
+
+def sagemaker_names_from_the_project(definition: Any) -> list[str]:
+    """The States.Format templates of the SageMaker names a workflow makes from ${ProjectName}."""
+    found = []
+    if isinstance(definition, dict):
+        for key, value in definition.items():
+            if key.endswith("Name.$") and isinstance(value, str) and "${ProjectName}-" in value:
+                found += re.findall(r"States\.Format\('(\$\{ProjectName\}-[^']*)'", value)
+            else:
+                found += sagemaker_names_from_the_project(value)
+    elif isinstance(definition, list):
+        for item in definition:
+            found += sagemaker_names_from_the_project(item)
+    return found
+
+
+def test_the_names_made_from_the_longest_project_name_fit() -> None:
+    """The workflows name models and endpoint configs <project>-...; the stack names its resources so too."""
+    project = "p" * int(load_sam_template()["Parameters"]["ProjectName"]["MaxLength"])
+    widest = "9" * 9  # a model package version has at most 9 digits, a short id 8 characters
+    formats = [
+        name
+        for machine in ("deploy", "rollback")
+        for name in sagemaker_names_from_the_project(
+            json.loads((ROOT / f"statemachines/{machine}.asl.json").read_text())
+        )
+    ]
+    assert len(formats) >= 3
+    limit = min(sagemaker_max("CreateModel", "ModelName"), sagemaker_max("CreateEndpointConfig", "EndpointConfigName"))
+    for name in formats:
+        assert len(name.replace("${ProjectName}", project).replace("{}", widest)) <= limit, name
+
+    stack = ResolvedStack.of(ProjectName=project)
+    longest_region = len("ap-southeast-1") - len("us-east-1")  # the stack's sample region is us-east-1
+    # Documented name limits: S3 bucket 63, Lambda function 64, SQS queue 80, state machine 80, alarm 255.
+    limits = {
+        "AWS::S3::Bucket": 63 - longest_region,
+        "AWS::Lambda::Function": 64,
+        "AWS::SQS::Queue": 80,
+        "AWS::StepFunctions::StateMachine": 80,
+        "AWS::CloudWatch::Alarm": 255,
+    }
+    for kind, limit in limits.items():
+        for name in stack.resources(kind):
+            assert len(stack.physical_name(name)) <= limit, (kind, stack.physical_name(name))
+
+
+OTHER_DATA = "s3://other-bucket/data/"
+
+
+def retrain_statements(stack: ResolvedStack) -> list[dict[str, Any]]:
+    role = stack.resources("AWS::IAM::Role")["RetrainFunctionRole"]
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def listable_buckets(stack: ResolvedStack) -> set[str]:
+    found = set()
+    for statement in retrain_statements(stack):
+        if statement["Effect"] == "Allow" and "s3:ListBucket" in actions(statement):
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            found |= {r.removeprefix("arn:aws:s3:::") for r in resources if "/" not in r}
+    return found
+
+
+def test_the_retrain_may_list_training_data_in_another_bucket() -> None:
+    """newest_data lists TrainingDataUrl (ListObjectsV2): that bucket may be any, and only that one is added."""
+    default = ResolvedStack.of()
+    elsewhere = ResolvedStack.of(TrainingDataUrl=OTHER_DATA)
+    artifacts = default.physical_name("ArtifactBucket")
+
+    assert listable_buckets(default) == {artifacts}
+    assert listable_buckets(elsewhere) == {artifacts, "other-bucket"}
+    assert stack_findings(elsewhere) == []
+    environment = elsewhere.resources("AWS::Lambda::Function")["RetrainFunction"]["Properties"]["Environment"]
+    assert environment["Variables"]["TRAINING_DATA_URL"] == OTHER_DATA
+
+
+def test_the_training_data_url_is_empty_or_an_s3_url_whose_bucket_the_policy_can_name() -> None:
+    pattern = re.compile(load_sam_template()["Parameters"]["TrainingDataUrl"]["AllowedPattern"])
+    for good in ("", OTHER_DATA, "s3://other-bucket", "s3://my.data-bucket/2026/churn.csv"):
+        assert pattern.fullmatch(good), good
+    for bad in ("other-bucket/data/", "https://other-bucket.s3.amazonaws.com/data/", "s3://", "s3:///data/", "s3://A/"):
+        assert not pattern.fullmatch(bad), bad
+
+
+def test_the_canary_knows_whether_models_run_with_network_isolation() -> None:
+    for value in ("true", "false"):
+        stack = ResolvedStack.of(EnableNetworkIsolation=value)
+        environment = stack.resources("AWS::Lambda::Function")["CanaryFunction"]["Properties"]["Environment"]
+        assert environment["Variables"]["ENABLE_NETWORK_ISOLATION"] == value

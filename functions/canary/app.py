@@ -1,5 +1,6 @@
 """The deploy and rollback workflows' steps that need code: lock, plan, guard reset, bake, analysis,
-autoscaling and pruning. The workflow names the step in "Action"; each is a plain function."""
+autoscaling, pruning and the candidate's rejection. The workflow names the step in "Action"; each is a plain
+function."""
 
 import os
 from collections.abc import Callable
@@ -9,8 +10,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
-from mlops import bakes, creations, pruning, scaling
-from mlops.analysis import Thresholds, analyse_bake
+from mlops import bakes, creations, isolation, pruning, registry, scaling
+from mlops.analysis import DEFAULT_LAG_SECONDS, Thresholds, analyse_bake
 from mlops.canary import (
     REGISTRY_APPROVAL,
     live_variant_of,
@@ -65,20 +66,41 @@ def endpoint_and_config(settings: Settings) -> tuple[dict[str, Any] | None, dict
     return endpoint, sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
 
 
+def cannot_serve(package: dict[str, Any]) -> str | None:
+    """Why the version could never serve on this stack's models (its code out of reach of isolation)."""
+    if os.environ.get("ENABLE_NETWORK_ISOLATION", "false") != "true":
+        return None
+    return isolation.code_outside_model(package.get("InferenceSpecification", {}).get("Containers", []))
+
+
+def config_if_any(name: str) -> dict[str, Any] | None:
+    """DescribeEndpointConfig, or None when the config is gone (deleted by hand)."""
+    try:
+        return dict(sagemaker.describe_endpoint_config(EndpointConfigName=name))
+    except sagemaker.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            return None
+        raise
+
+
 def restore(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
     endpoint, config = endpoint_and_config(settings)
+    live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE")
     target = event.get("ModelPackageArn")
     target = None if target in (None, "none") else str(target)
-    status = sagemaker.describe_model_package(ModelPackageName=target)["ModelApprovalStatus"] if target else None
+    package = sagemaker.describe_model_package(ModelPackageName=target) if target else {}
+    previous = str((live or {}).get("previous_endpoint_config_name") or "none")
     return plan_restore(
-        live=ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE"),
+        live=live,
         endpoint=endpoint,
         config=config,
         target_arn=target,
-        target_status=status,
+        target_status=package.get("ModelApprovalStatus"),
         resource_name=event["ResourceName"],
         instance_type=os.environ["INSTANCE_TYPE"],
         instance_count=int(os.environ["INSTANCE_COUNT"]),
+        previous_config=config_if_any(previous) if target is None and previous != "none" else None,
+        cannot_serve=cannot_serve(package) if target else None,
     )
 
 
@@ -86,6 +108,8 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
     endpoint, config = endpoint_and_config(settings)
     package = live_package(endpoint, config, ledger, settings.endpoint_name) if endpoint and config else None
     newer = newer_version_serving(event["ModelPackageArn"], package)
+    isolated = os.environ.get("ENABLE_NETWORK_ISOLATION", "false") == "true"
+    candidate = sagemaker.describe_model_package(ModelPackageName=event["ModelPackageArn"]) if isolated else None
     if newer is not None and (
         event.get("RequestedBy") != REGISTRY_APPROVAL  # started by hand: it deploys what it names
         or sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"] != "Approved"
@@ -102,6 +126,7 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
         instance_type=os.environ["INSTANCE_TYPE"],
         instance_count=int(os.environ["INSTANCE_COUNT"]),
         newer_approved_live=newer,
+        cannot_serve=cannot_serve(candidate) if candidate else None,
     )
     return result.as_dict()
 
@@ -109,13 +134,16 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
 def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
     bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
     now = datetime.now(UTC)
-    started = datetime.fromisoformat(str(bake["started_at"]).replace("Z", "+00:00")) if bake else now
+    since = bake.get("step_started_at") or bake.get("started_at")  # the step's first bake: extensions add up
+    started = datetime.fromisoformat(str(since).replace("Z", "+00:00")) if since else now
     thresholds = Thresholds(
         min_invocations=int(os.environ.get("MIN_CANDIDATE_INVOCATIONS", "100")),
         error_rate_margin=float(os.environ.get("ERROR_RATE_MARGIN", "0.01")),
         latency_factor=float(os.environ.get("LATENCY_FACTOR", "1.5")),
     )
     ignore = int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120"))
+    # SageMaker's per-minute metrics reach CloudWatch late: the window ends this long before now.
+    lag = int(os.environ.get("ANALYSIS_LAG_SECONDS", str(DEFAULT_LAG_SECONDS)))
     return analyse_bake(
         cloudwatch,
         settings.endpoint_name,
@@ -125,6 +153,7 @@ def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[s
         ignore,
         thresholds,
         now,
+        lag,
     )
 
 
@@ -137,6 +166,33 @@ def prune(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str
     }
     keep = int(os.environ.get("KEEP_ENDPOINT_CONFIGS", "5"))
     return pruning.prune(sagemaker, settings.project_name, keep, in_use - {""})
+
+
+def prepare_scaling(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    """Before the endpoint changes to the config named: autoscaling suspended, and retired from what it drops."""
+    endpoint, config = endpoint_and_config(settings)
+    if endpoint is None or config is None:
+        return {"Scaling": "no endpoint yet"}
+    target = sagemaker.describe_endpoint_config(EndpointConfigName=event["ConfigName"])
+    done = scaling.prepare_update(
+        autoscaling,
+        cloudwatch,
+        ledger,
+        settings.endpoint_name,
+        config["ProductionVariants"],
+        target["ProductionVariants"],
+        event["ExecutionArn"],
+    )
+    return {"Scaling": done}
+
+
+def restore_scaling(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    """On every ending: autoscaling back as it was, on the variant that serves."""
+    endpoint, _ = endpoint_and_config(settings)
+    variants = (endpoint or {}).get("ProductionVariants") or []
+    execution = event["ExecutionArn"]
+    done = scaling.restore_scaling(autoscaling, cloudwatch, ledger, settings.endpoint_name, variants, execution)
+    return {"Scaling": done}
 
 
 def lock_of(settings: Settings) -> EndpointLock:
@@ -153,13 +209,17 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
     "plan-restore": restore,
     "analyse": analyse,
     "prune": prune,
+    "reject-candidate": lambda e, s, _: registry.reject_candidate(sagemaker, e["ModelPackageArn"], e["Reason"], s),
     "confirm-made": lambda e, s, _: creations.confirm_made(
         sagemaker, e["Kind"], e["Name"], e.get("ModelPackageArn"), e.get("ProductionVariants")
     ),
-    "copy-scaling": lambda e, s, _: {
-        "Scaling": scaling.copy_scaling(autoscaling, s.endpoint_name, e["LiveVariant"], e["CandidateVariant"])
+    "prepare-scaling": prepare_scaling,
+    "copy-scaling": lambda e, s, ledger: {
+        "Scaling": scaling.copy_scaling(
+            autoscaling, cloudwatch, ledger, s.endpoint_name, e["LiveVariant"], e["CandidateVariant"], e["ExecutionArn"]
+        )
     },
-    "retire-scaling": lambda e, s, _: {"Scaling": scaling.retire_scaling(autoscaling, s.endpoint_name, e["Variant"])},
+    "restore-scaling": restore_scaling,
     "reset-guards": lambda e, s, _: {"Reset": bakes.reset_guards(cloudwatch, s.project_name, e["CandidateVariant"])},
     "start-bake": lambda e, s, ledger: {
         "Bake": bakes.start_bake(

@@ -1,7 +1,12 @@
 """The end of each bake: the candidate's metrics against the live variant's, from GetMetricData.
 
 Too few candidate invocations is inconclusive, never a pass: the workflow extends the bake a bounded
-number of times, then rolls back as Inconclusive.
+number of times, then rolls back as Inconclusive. The window is the step's: from its first bake (less the
+ignored warm-up) to the end of its last extension, so the extensions add up.
+
+SageMaker publishes the invocation metrics once a minute, and CloudWatch makes a minute's datapoint whole
+some time after the minute ends: the latest minutes read too low. The window therefore ends `lag` seconds
+before now (ANALYSIS_LAG_SECONDS).
 """
 
 from __future__ import annotations
@@ -73,6 +78,37 @@ def variant_stats(cloudwatch: Any, endpoint: str, variant: str, start: datetime,
     )
 
 
+MINUTE = timedelta(minutes=1)
+# SageMaker publishes invocation metrics every 60 s (MetricsConfig, SageMaker API reference), and a period's
+# datapoints keep flowing into CloudWatch after it ends (AWS Knowledge Center, "Why did my CloudWatch alarm
+# trigger when its metric doesn't have any breaching data points?"); CloudWatch streams metrics within
+# 3 minutes (user guide, "Set up a metric stream"). 180 s: every minute read ended 2 to 3 minutes before.
+DEFAULT_LAG_SECONDS = 180
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def analysis_window(
+    baked_since: datetime, now: datetime, ignore_seconds: int, lag_seconds: int
+) -> tuple[datetime, datetime]:
+    """The minutes to read, [start, end), on GetMetricData's whole periods.
+
+    start: `ignore_seconds` after the step's first bake (all of it when the bake was shorter than that).
+    end: `lag_seconds` before now, to the end of that minute: the metrics of the latest minutes are not all
+    in CloudWatch yet. When that is before the start (a bake shorter than the ignored seconds plus the lag),
+    the window ends now, as without a lag: what has arrived is all there is. It never ends before it starts.
+    """
+    start = baked_since + timedelta(seconds=ignore_seconds)
+    if start >= now:
+        start = baked_since
+    lagged = now - timedelta(seconds=lag_seconds)
+    if lagged < start:
+        lagged = now
+    return _minute(start), _minute(lagged) + MINUTE
+
+
 def analyse_bake(
     cloudwatch: Any,
     endpoint: str,
@@ -82,16 +118,12 @@ def analyse_bake(
     ignore_seconds: int,
     thresholds: Thresholds,
     now: datetime,
+    lag_seconds: int = 0,
 ) -> dict[str, str]:
-    start = baked_since + timedelta(seconds=ignore_seconds)
-    if start >= now:
-        start = baked_since
-    # GetMetricData works in whole periods: widen the window to minute boundaries (never empty).
-    start = start.replace(second=0, microsecond=0)
-    now = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start, end = analysis_window(baked_since, now, ignore_seconds, lag_seconds)
     verdict, reason = judge(
-        variant_stats(cloudwatch, endpoint, candidate, start, now),
-        variant_stats(cloudwatch, endpoint, live, start, now),
+        variant_stats(cloudwatch, endpoint, candidate, start, end),
+        variant_stats(cloudwatch, endpoint, live, start, end),
         thresholds,
     )
-    return {"Verdict": verdict, "Reason": reason}
+    return {"Verdict": verdict, "Reason": reason, "WindowStart": start.isoformat(), "WindowEnd": end.isoformat()}

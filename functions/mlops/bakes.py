@@ -43,15 +43,32 @@ def reset_guards(cloudwatch: Any, project: str, variant: str) -> list[str]:
 def start_bake(
     endpoint: str, execution_name: str, variant: str, percent: int, token: str, ledger: Ledger, sfn: Any
 ) -> str:
-    abort = ledger.get(f"ENDPOINT#{endpoint}", abort_sk(execution_name))
+    """Record the waiting bake (its task token) and end it at once if an abort was requested.
+
+    started_at is this bake's start; step_started_at the step's, which the analysis window starts from.
+    An extension of an inconclusive bake (or a retried call) comes back with the same execution, candidate
+    and percent, and keeps the step's start: the extensions add up. The steps' percents increase strictly
+    (mlops.canary.parse_steps), so another percent, candidate or execution is a new step, a new window.
+    """
+    pk = f"ENDPOINT#{endpoint}"
+    abort = ledger.get(pk, abort_sk(execution_name))
+    now = now_iso()
+    previous = ledger.get(pk, BAKE_SK) or {}
+    same_step = (previous.get("execution_name"), previous.get("candidate_variant"), previous.get("percent")) == (
+        execution_name,
+        variant,
+        percent,
+    )
+    step_started_at = str(previous.get("step_started_at") or previous.get("started_at") or now) if same_step else now
     ledger.put(
-        f"ENDPOINT#{endpoint}",
+        pk,
         BAKE_SK,
         token=token,
         execution_name=execution_name,
         candidate_variant=variant,
         percent=percent,
-        started_at=now_iso(),
+        started_at=now,
+        step_started_at=step_started_at,
     )
     if abort:
         complete_bake(endpoint, execution_name, str(abort["reason"]), ledger, sfn)

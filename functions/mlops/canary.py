@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 COLOURS = ("Blue", "Green")
-Kind = Literal["First", "Canary", "AlreadyLive", "Superseded"]
+Kind = Literal["First", "Canary", "AlreadyLive", "Superseded", "Refused"]
 # RequestedBy of the deployments that registry approvals start (the others were started by hand)
 REGISTRY_APPROVAL = "model registry approval"
 
@@ -35,12 +35,56 @@ def candidate_colour(live_variant_name: str | None) -> str:
     return "Green" if live_variant_name == "Blue" else "Blue"
 
 
+# What CreateEndpointConfig takes for a production variant (botocore's sagemaker model, ProductionVariant): a
+# variant cloned into a new config keeps every one of its settings (serverless config, volume, timeouts, AMI,
+# routing...), not only its model and instance type.
+VARIANT_SETTINGS = (
+    "VariantName",
+    "ModelName",
+    "InitialInstanceCount",
+    "InstanceType",
+    "InstancePools",
+    "VariantInstanceProvisionTimeoutInSeconds",
+    "InitialVariantWeight",
+    "AcceleratorType",
+    "CoreDumpConfig",
+    "ServerlessConfig",
+    "VolumeSizeInGB",
+    "ModelDataDownloadTimeoutInSeconds",
+    "ContainerStartupHealthCheckTimeoutInSeconds",
+    "EnableSSMAccess",
+    "ManagedInstanceScaling",
+    "RoutingConfig",
+    "InferenceAmiVersion",
+    "CapacityReservationConfig",
+    "AcceleratorPartitionLayouts",
+)
+
+
 @dataclass(frozen=True)
 class LiveVariant:
     name: str
     model_name: str
     instance_type: str
-    instance_count: int
+    instance_count: int  # what it runs now: its current count (autoscaling moves it), at least the config's
+    settings: dict[str, Any] = field(default_factory=dict)  # as its config declares it
+
+    def cloned(self, weight: float, count: int | None = None) -> dict[str, Any]:
+        """The variant in a new config, every setting kept, at its current capacity (or `count` if more)."""
+        variant = {key: value for key, value in self.settings.items() if key in VARIANT_SETTINGS}
+        variant.update(VariantName=self.name, ModelName=self.model_name, InitialVariantWeight=weight)
+        if "ServerlessConfig" not in variant:
+            variant["InitialInstanceCount"] = max(self.instance_count, count or 0)
+        return variant
+
+
+def current_count(endpoint: dict[str, Any]) -> int:
+    """How many instances serve the endpoint's traffic now: the heaviest variant's current count."""
+    variants = endpoint.get("ProductionVariants") or []
+    if not variants:
+        return 0
+    heaviest = max(variants, key=lambda v: (float(v.get("CurrentWeight", 1.0)), -variants.index(v)))
+    return int(heaviest.get("CurrentInstanceCount") or heaviest.get("DesiredInstanceCount") or 0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +101,7 @@ class Plan:
     FinalVariants: list[dict[str, Any]] = field(default_factory=list)
     Steps: list[dict[str, Any]] = field(default_factory=list)
     RollbackWeights: list[dict[str, Any]] = field(default_factory=list)
+    KmsKeyId: str = ""  # the live config's key for the instances' storage volumes, kept by the new configs
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,14 +109,17 @@ class Plan:
 
 def live_variant_of(endpoint: dict[str, Any], config: dict[str, Any]) -> LiveVariant:
     """The variant taking traffic: the heaviest current weight (ties: the config's first)."""
-    weights = {v["VariantName"]: float(v.get("CurrentWeight", 1.0)) for v in endpoint.get("ProductionVariants", [])}
+    described = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
+    weights = {name: float(v.get("CurrentWeight", 1.0)) for name, v in described.items()}
     variants = config["ProductionVariants"]
     chosen = max(variants, key=lambda v: (weights.get(v["VariantName"], 0.0), -variants.index(v)))
+    now = described.get(chosen["VariantName"], {})
     return LiveVariant(
         name=chosen["VariantName"],
         model_name=chosen["ModelName"],
         instance_type=chosen.get("InstanceType", ""),
-        instance_count=int(chosen.get("InitialInstanceCount", 1)),
+        instance_count=max(int(chosen.get("InitialInstanceCount", 1)), int(now.get("CurrentInstanceCount") or 0)),
+        settings=dict(chosen),
     )
 
 
@@ -108,6 +156,7 @@ def plan_deployment(
     instance_type: str,
     instance_count: int,
     newer_approved_live: int | None = None,
+    cannot_serve: str | None = None,
 ) -> Plan:
     """What the deploy workflow does, given the endpoint as it is and the ledger's live version.
 
@@ -116,7 +165,15 @@ def plan_deployment(
     newer_approved_live: for a deployment a registry approval started, the number of a newer, still
     approved version of the same group that serves already; the newest approved version wins, so an
     approval delivered late (EventBridge keeps no order) or that waited behind it deploys nothing.
+    cannot_serve: why the candidate could never serve here (its code out of reach of an isolated container).
     """
+    if cannot_serve:
+        return Plan(
+            Kind="Refused",
+            Reason=f"version {candidate_version} cannot serve: {cannot_serve}: nothing was changed",
+            ResourceName=resource_name,
+            CandidateVariant="none",
+        )
     if endpoint is None or config is None:
         colour = "Blue"
         return Plan(
@@ -170,18 +227,34 @@ def plan_deployment(
         LiveModelPackageArn=live_package_arn or "unknown",
         PreviousConfigName=endpoint["EndpointConfigName"],
         Adopted=False,
-        # The candidate joins at weight 0: it gets the live variant's autoscaling before it takes traffic.
-        ProductionVariants=[
-            _variant(live.name, live.model_name, live.instance_type, live.instance_count, 1.0),
-            _variant(colour, resource_name, instance_type, instance_count, 0.0),
-        ],
+        # The candidate joins at weight 0: it gets the live variant's autoscaling before it takes traffic. The live
+        # variant keeps its settings and its current capacity.
+        ProductionVariants=[live.cloned(1.0), _variant(colour, resource_name, instance_type, instance_count, 0.0)],
         FinalVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
         Steps=weighted,
         RollbackWeights=[
             {"VariantName": live.name, "DesiredWeight": 1.0},
             {"VariantName": colour, "DesiredWeight": 0.0},
         ],
+        KmsKeyId=str(config.get("KmsKeyId") or ""),
     )
+
+
+def _restored_variants(config: dict[str, Any], serving_count: int) -> list[dict[str, Any]]:
+    """A previous config's variants for a new config: every setting kept, the ones taking traffic at no less
+    than the capacity serving now (a restore never shrinks the fleet)."""
+    variants = []
+    for declared in config["ProductionVariants"]:
+        weight = float(declared.get("InitialVariantWeight", 1.0))
+        variant = LiveVariant(
+            name=declared["VariantName"],
+            model_name=declared["ModelName"],
+            instance_type=declared.get("InstanceType", ""),
+            instance_count=int(declared.get("InitialInstanceCount", 1)),
+            settings=dict(declared),
+        )
+        variants.append(variant.cloned(weight, serving_count if weight > 0 else None))
+    return variants
 
 
 def plan_restore(
@@ -194,13 +267,26 @@ def plan_restore(
     resource_name: str,
     instance_type: str,
     instance_count: int,
+    previous_config: dict[str, Any] | None = None,
+    cannot_serve: str | None = None,
 ) -> dict[str, Any]:
-    """What a rollback restores: the ledger's previous live version, or the approved version asked for."""
+    """What a rollback restores: the ledger's previous live version, or the approved version asked for.
+
+    Either way into a new config named `resource_name`, at no less than the capacity serving now, keeping the
+    instances' volume key of the config it comes from. previous_config: DescribeEndpointConfig of the ledger's
+    previous config (None when it is gone). cannot_serve: why the version asked for could never serve here.
+    """
     current = endpoint["EndpointConfigName"] if endpoint else "none"
     live_arn = str(live["model_package_arn"]) if live else "unknown"
-    base: dict[str, Any] = {"FromConfigName": current, "FromModelPackageArn": live_arn, "ProductionVariants": []}
+    base: dict[str, Any] = {
+        "FromConfigName": current,
+        "FromModelPackageArn": live_arn,
+        "ProductionVariants": [],
+        "KmsKeyId": "",
+    }
     if endpoint is None or config is None:
         return {**base, "Kind": "NoPreviousVersion", "Reason": "the endpoint does not exist: nothing to roll back"}
+    serving = current_count(endpoint)
     if target_arn is None:
         previous = str(live.get("previous_endpoint_config_name", "none")) if live else "none"
         if previous == "none":
@@ -209,13 +295,23 @@ def plan_restore(
                 "Kind": "NoPreviousVersion",
                 "Reason": "the ledger records no previous version: nothing was changed",
             }
+        if previous_config is None:
+            return {
+                **base,
+                "Kind": "NoPreviousVersion",
+                "Reason": f"the previous configuration {previous} no longer exists: nothing was changed",
+            }
+        variants = _restored_variants(previous_config, serving)
+        heaviest = max(variants, key=lambda v: (float(v["InitialVariantWeight"]), -variants.index(v)))
         return {
             **base,
             "Kind": "Previous",
-            "Reason": f"restore the previous configuration {previous}",
-            "ConfigName": previous,
+            "Reason": f"restore the previous configuration {previous} (as {resource_name})",
+            "ConfigName": resource_name,
             "ModelPackageArn": str(live.get("previous_model_package_arn", "unknown")) if live else "unknown",
-            "Variant": "previous",
+            "Variant": heaviest["VariantName"],
+            "ProductionVariants": variants,
+            "KmsKeyId": str(previous_config.get("KmsKeyId") or ""),
         }
     if target_status != "Approved":
         return {
@@ -225,6 +321,8 @@ def plan_restore(
         }
     if target_arn == live_arn:
         return {**base, "Kind": "AlreadyLive", "Reason": f"{target_arn} already serves the endpoint"}
+    if cannot_serve:
+        return {**base, "Kind": "Refused", "Reason": f"{target_arn} cannot serve: {cannot_serve}: nothing was changed"}
     colour = candidate_colour(live_variant_of(endpoint, config).name)
     return {
         **base,
@@ -233,5 +331,6 @@ def plan_restore(
         "ConfigName": resource_name,
         "ModelPackageArn": target_arn,
         "Variant": colour,
-        "ProductionVariants": [_variant(colour, resource_name, instance_type, instance_count, 1.0)],
+        "ProductionVariants": [_variant(colour, resource_name, instance_type, max(instance_count, serving), 1.0)],
+        "KmsKeyId": str(config.get("KmsKeyId") or ""),
     }

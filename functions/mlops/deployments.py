@@ -16,7 +16,7 @@ from .canary import REGISTRY_APPROVAL
 from .events import ModelPackageStateChange, UnknownResource
 from .ledger import Ledger
 from .reactions import Reaction
-from .settings import Settings
+from .settings import Settings, automation_marker
 
 MAX_EXECUTION_NAME = 80
 
@@ -41,11 +41,6 @@ def why_not_deploy(change: ModelPackageStateChange, settings: Settings) -> str |
     if change.ModelApprovalStatus != "Approved":
         return f"version {change.ModelPackageVersion} is {change.ModelApprovalStatus}, not Approved"
     return None
-
-
-def automation_marker(project: str) -> str:
-    """How this system signs the rejections it makes (the approval description's first words)."""
-    return f"[{project} automation]"
 
 
 def rollback_name(change: ModelPackageStateChange) -> str:

@@ -11,11 +11,23 @@ the change). SageMaker then refuses it ("Cannot create already existing endpoint
 in-progress endpoint"): when DescribeEndpoint shows this very change under way, the workflow waits for
 its event as if the request had been answered; when it shows the change already made, the token is
 completed at once. Only a change SageMaker really refused is reported as refused.
+
+SageMaker also refuses a change while one of someone else's is under way (autoscaling changes capacity with
+UpdateEndpointWeightsAndCapacities whenever it likes): that is EndpointBusy, which the workflows retry after a
+while, a bounded number of times. And a wait is settled only by the change it asked for: an event whose
+LastModifiedTime is before the request (another change ending) settles nothing, and a weights change is done
+only when the endpoint's current weights are the ones asked for.
+
+Updates keep each variant's current instance count (RetainAllVariantProperties, the weight excepted): without
+it SageMaker provisions every variant at the config's initial count (botocore's sagemaker model, UpdateEndpoint),
+and a variant autoscaled to N instances would drop to its initial count.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -27,6 +39,8 @@ from .task_tokens import complete
 from .transient import is_transient
 
 WAIT_SK = "WAIT"
+# Statuses in which SageMaker refuses a change: one is under way (botocore's sagemaker model, EndpointStatus).
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 
 
 class ChangeRequest(BaseModel):
@@ -43,6 +57,17 @@ class ChangeRequest(BaseModel):
 
 class EndpointChangeRefused(RuntimeError):
     """SageMaker refused the change; the message carries its error code and reason."""
+
+
+class EndpointBusy(RuntimeError):
+    """SageMaker refused the change because another change, not this workflow's, is under way: retry later."""
+
+
+# The weight is not retained: the config says which variant takes the traffic.
+RETAIN_ALL_BUT_WEIGHT = {
+    "RetainAllVariantProperties": True,
+    "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DesiredWeight"}],
+}
 
 
 @dataclass(frozen=True)
@@ -101,7 +126,9 @@ def _ask(request: ChangeRequest, sagemaker: Any) -> None:
             EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName, Tags=request.Tags
         )
     elif request.Action == "update":
-        sagemaker.update_endpoint(EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName)
+        sagemaker.update_endpoint(
+            EndpointName=request.EndpointName, EndpointConfigName=request.EndpointConfigName, **RETAIN_ALL_BUT_WEIGHT
+        )
     else:
         sagemaker.update_endpoint_weights_and_capacities(
             EndpointName=request.EndpointName, DesiredWeightsAndCapacities=request.Weights
@@ -116,6 +143,7 @@ def request_change(request: ChangeRequest, sagemaker: Any, sfn: Any, ledger: Led
         token=request.TaskToken,
         expected_config=request.EndpointConfigName,
         action=request.Action,
+        weights=json.dumps(request.Weights),
         execution_arn=request.ExecutionArn,
         requested_at=now_iso(),
     )
@@ -140,12 +168,34 @@ def request_change(request: ChangeRequest, sagemaker: Any, sfn: Any, ledger: Led
             if ledger.mark_completed(pk, WAIT_SK, request.TaskToken, "succeed"):
                 complete(sfn, request.TaskToken, output=succeeded_on(request.EndpointConfigName))
             return {**requested, "already": "done"}
+        status = (described or {}).get("EndpointStatus")
+        if status in BUSY:
+            busy = f"endpoint {request.EndpointName} is {status} with another change: {code}: {message}"
+            raise EndpointBusy(busy) from None
         raise EndpointChangeRefused(f"{code}: {message}") from None
     return requested
 
 
-def judge(event_status: str, event_config: str, described: dict[str, Any], expected_config: str) -> Settlement:
-    """The settlement an endpoint event brings, checked against DescribeEndpoint."""
+def _before(moment: str, than: str) -> bool:
+    """Whether an event's time is before the request's; False when either cannot be read."""
+    try:
+        first, second = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (moment, than))
+        return first < second
+    except (ValueError, TypeError):  # (TypeError: one of them carries no time zone)
+        return False
+
+
+def judge(
+    event_status: str,
+    event_config: str,
+    described: dict[str, Any],
+    expected_config: str,
+    weights: list[dict[str, Any]] | None = None,
+) -> Settlement:
+    """The settlement an endpoint event brings, checked against DescribeEndpoint.
+
+    weights: for a weights change, the weights asked for: done only when the endpoint's current ones are those.
+    """
     status = described.get("EndpointStatus")
     config = described.get("EndpointConfigName")
     if status != event_status or config != event_config:
@@ -154,6 +204,14 @@ def judge(event_status: str, event_config: str, described: dict[str, Any], expec
         return Settlement("fail", described.get("FailureReason") or "endpoint Failed", "EndpointFailed")
     if status != "InService":
         return Settlement("wait", f"endpoint is {status}")
+    if (
+        weights
+        and config == expected_config
+        and not _weights_match(weights, described.get("ProductionVariants") or [], "Current")
+    ):
+        if described.get("FailureReason"):
+            return Settlement("fail", str(described["FailureReason"]), "EndpointUpdateFailed")
+        return Settlement("wait", f"endpoint InService on {config} without the weights asked for")
     if config != expected_config:
         reason = described.get("FailureReason") or f"endpoint is InService on {config}, not {expected_config}"
         return Settlement("fail", reason, "EndpointUpdateFailed")
@@ -173,8 +231,16 @@ def settle_change(change: EndpointStateChange, event_id: str, sagemaker: Any, sf
     waiting = ledger.get(pk, WAIT_SK)
     if not waiting:
         return Reaction("recorded", f"{change.EndpointName} {change.EndpointStatus}; no workflow waits")
+    if _before(change.LastModifiedTime, str(waiting.get("requested_at", ""))):
+        another = "the event of a change before the one a workflow waits for"
+        return Reaction(
+            "recorded", f"{change.EndpointName} {change.EndpointStatus} at {change.LastModifiedTime}: {another}"
+        )
     described = sagemaker.describe_endpoint(EndpointName=change.EndpointName)
-    settlement = judge(change.EndpointStatus, change.EndpointConfigName, described, str(waiting["expected_config"]))
+    weights = json.loads(str(waiting.get("weights") or "[]")) if waiting.get("action") == "weights" else None
+    settlement = judge(
+        change.EndpointStatus, change.EndpointConfigName, described, str(waiting["expected_config"]), weights
+    )
     if settlement.outcome == "wait":
         return Reaction("recorded", f"{change.EndpointName}: {settlement.reason}")
     token = str(waiting["token"])

@@ -49,6 +49,7 @@ VersionArn = Annotated[
     ),
 ]
 Token = Annotated[str, Field(min_length=1, max_length=2048)]
+MAX_STATE_PAYLOAD = 256 * 1024  # Step Functions passes at most 256 KiB between states
 VersionNumber = Annotated[int, Field(strict=True, ge=1, le=MAX_MODEL_PACKAGE_VERSION)]
 
 
@@ -120,8 +121,17 @@ class GuardReset(StepPayload):
     CandidateVariant: SageMakerName
 
 
-class ScalingRetirement(StepPayload):
-    Variant: SageMakerName
+class ScalingPreparation(StepPayload):
+    ExecutionArn: WorkflowExecutionArn  # whose changes to autoscaling are recorded, to be put back
+    ConfigName: SageMakerName  # the config the endpoint is about to change to
+
+
+class ScalingRestoration(StepPayload):
+    ExecutionArn: WorkflowExecutionArn
+
+
+class ScalingCopy(VariantPair):
+    ExecutionArn: WorkflowExecutionArn
 
 
 class BakeStart(StepPayload):
@@ -149,6 +159,21 @@ class MadeCheck(StepPayload):
         return self
 
 
+class CandidateRejection(StepPayload):
+    """Reject the candidate rolled back for what it did, with the reason (any length: the function cuts it
+    to what the registry keeps)."""
+
+    ModelPackageArn: VersionArn
+    Reason: str = Field(max_length=MAX_STATE_PAYLOAD)
+
+    @field_validator("ModelPackageArn")
+    @classmethod
+    def _this_group(cls, arn: str, info: ValidationInfo) -> str:
+        group = arn.split(":model-package/", 1)[1].rsplit("/", 1)[0]
+        _own("model_package_group", group, info)
+        return arn
+
+
 CANARY_PAYLOADS: dict[str, type[StepPayload]] = {
     "acquire-lock": LockRequest,
     "release-lock": LockRelease,
@@ -156,11 +181,13 @@ CANARY_PAYLOADS: dict[str, type[StepPayload]] = {
     "plan-restore": RestoreRequest,
     "analyse": VariantPair,
     "prune": StepPayload,
-    "copy-scaling": VariantPair,
-    "retire-scaling": ScalingRetirement,
+    "prepare-scaling": ScalingPreparation,
+    "copy-scaling": ScalingCopy,
+    "restore-scaling": ScalingRestoration,
     "reset-guards": GuardReset,
     "start-bake": BakeStart,
     "confirm-made": MadeCheck,
+    "reject-candidate": CandidateRejection,
 }
 
 
@@ -270,6 +297,7 @@ def check_payload(
         "workflows": {f"{settings.project_name}-{workflow}" for workflow in workflows},
         "endpoint": settings.endpoint_name,
         "pipeline": settings.pipeline_name,
+        "model_package_group": settings.model_package_group_name,
     }
     try:
         return payloads[action].model_validate(event, context=context)

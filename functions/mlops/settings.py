@@ -44,3 +44,8 @@ class Settings:
             retrain_state_machine_arn=os.environ.get("RETRAIN_STATE_MACHINE_ARN", ""),
             notification_topic_arn=os.environ.get("NOTIFICATION_TOPIC_ARN", ""),
         )
+
+
+def automation_marker(project: str) -> str:
+    """How this system signs the rejections it makes (the approval description's first words)."""
+    return f"[{project} automation]"

@@ -8,13 +8,12 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
-from mlops.deployments import automation_marker
 from mlops.ledger import Ledger
 from mlops.payloads import RETRAIN_PAYLOADS, check_payload
 from mlops.pipelines import await_run
 from mlops.retraining import RetrainConfig, admit, assess
 from mlops.retrains import RetrainGate, policy_from_env
-from mlops.settings import Settings
+from mlops.settings import Settings, automation_marker
 from mlops.transient import transient_errors_named
 
 logger = Logger()

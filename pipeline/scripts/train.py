@@ -2,6 +2,9 @@
 
 Run by the SageMaker scikit-learn container (script mode): channels in SM_CHANNEL_<NAME>, the
 model directory in SM_MODEL_DIR, hyperparameters as command-line options.
+
+The serving code goes into the model too, under code/: a model that runs with network isolation
+cannot fetch it from S3, so the registered container finds it at /opt/ml/model/code.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,6 +27,19 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 MODEL_FILE = "model.joblib"
+HERE = Path(__file__).resolve().parent
+CODE_DIR = "code"  # <model_dir>/code: /opt/ml/model/code where the model is served
+# inference.py (SAGEMAKER_PROGRAM) and the modules of this directory it imports, itself or through another
+SERVING_CODE = ("inference.py", "churn_features.py", "train.py")
+
+
+def pack_serving_code(model_dir: Path, source_dir: Path = HERE) -> Path:
+    """Copy the serving code this script was shipped with into <model_dir>/code; returns that folder."""
+    code_dir = model_dir / CODE_DIR
+    code_dir.mkdir(parents=True, exist_ok=True)
+    for name in SERVING_CODE:
+        shutil.copyfile(source_dir / name, code_dir / name)
+    return code_dir
 
 
 def matrix(rows: list[dict[str, str]]) -> np.ndarray:
@@ -74,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     accuracy = float((model.predict(matrix(validation_rows)) == labels(validation_rows)).mean())
     args.model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, args.model_dir / MODEL_FILE)
+    pack_serving_code(args.model_dir)
     # SageMaker reads this line with the training job's metric definitions
     print(f"validation:accuracy={accuracy:.4f}")
     print(
