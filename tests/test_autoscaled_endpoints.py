@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from sandbox.core import Sandbox
+from sandbox.world import register_version, seed_world
 from tests.conftest import SandboxWorld
 from tests.test_canary import approve, run_of, wait_for_bake
 from tests.test_rollback import start_rollback
@@ -218,3 +220,93 @@ def test_a_restore_of_a_named_version_keeps_capacity_and_scaling(churn: SandboxW
     [restored] = endpoint(churn)["ProductionVariants"]
     assert restored["CurrentInstanceCount"] >= 2 and min(capacity) >= 2, capacity
     assert scaling_of(churn) == scaled_like_the_user_asked(restored["VariantName"])
+
+
+def test_the_live_variant_keeps_its_settings_and_the_config_its_volume_key_through_a_canary(sandbox: Sandbox) -> None:
+    stack = sandbox.deploy_stack("churn", BakeSeconds="60", RetentionSeconds="60", MinCandidateInvocations="0")
+    sagemaker = sandbox.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=stack.model_package_group)
+    hand_made = register_version(sandbox, stack, 1, "PendingManualApproval")
+    sagemaker.create_model(
+        ModelName="hand-made",
+        ExecutionRoleArn=stack.parameters["SageMakerExecutionRoleArn"],
+        Containers=[{"ModelPackageName": hand_made}],
+    )
+    tuned = {  # settings of the user's own, which a clone must not drop
+        "VolumeSizeInGB": 64,
+        "ModelDataDownloadTimeoutInSeconds": 1200,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 600,
+    }
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="hand-made",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "hand-made",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+                **tuned,
+            }
+        ],
+        KmsKeyId=key,
+    )
+    sagemaker.create_endpoint(EndpointName=stack.endpoint_name, EndpointConfigName="hand-made")
+    sandbox.settle()
+
+    register_version(sandbox, stack, 2, "Approved")
+    sandbox.settle()
+
+    [run] = sandbox.client("stepfunctions").list_executions(stateMachineArn=stack.deploy_state_machine_arn)[
+        "executions"
+    ]
+    assert run["status"] == "SUCCEEDED"
+    configs = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]]
+    [canary_config] = [name for name in configs if name.startswith("churn-v2-") and not name.endswith("-solo")]
+    described = sagemaker.describe_endpoint_config(EndpointConfigName=canary_config)
+    [live] = [v for v in described["ProductionVariants"] if v["VariantName"] == "AllTraffic"]
+    assert {name: live.get(name) for name in tuned} == tuned
+    assert described.get("KmsKeyId") == key
+    solo = sagemaker.describe_endpoint_config(EndpointConfigName=f"{canary_config}-solo")
+    assert solo.get("KmsKeyId") == key
+
+
+def test_an_isolated_stack_refuses_a_version_whose_code_is_on_s3_and_serves_one_that_carries_it(
+    sandbox: Sandbox,
+) -> None:
+    stack = sandbox.deploy_stack(
+        "churn", BakeSeconds="60", RetentionSeconds="60", MinCandidateInvocations="0", EnableNetworkIsolation="true"
+    )
+    world = seed_world(sandbox, stack)  # v1 (code in its artifact) went live through the isolated stack
+    assert world.live_version_arn
+    sagemaker = sandbox.client("sagemaker")
+    package = sagemaker.describe_model_package(ModelPackageName=world.pending_version_arn)
+    container = dict(package["InferenceSpecification"]["Containers"][0])
+    bucket = stack.outputs["ArtifactBucketName"]
+    container["Environment"] = {
+        **container.get("Environment", {}),
+        "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/pipeline/code/sourcedir.tar.gz",  # as older pipelines did
+    }
+    old_style = sagemaker.create_model_package(
+        ModelPackageGroupName=stack.model_package_group,
+        InferenceSpecification={**package["InferenceSpecification"], "Containers": [container]},
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    sandbox.settle()
+
+    runs = sandbox.client("stepfunctions").list_executions(stateMachineArn=stack.deploy_state_machine_arn)
+    [run] = [r for r in runs["executions"] if r["name"].startswith(f"approved-v{old_style.rsplit('/', 1)[-1]}-")]
+    described = sandbox.client("stepfunctions").describe_execution(executionArn=run["executionArn"])
+    assert (described["status"], described.get("error")) == ("FAILED", "CannotServe"), described.get("cause")
+    assert "network isolation" in described["cause"] and "sourcedir.tar.gz" in described["cause"]
+    endpoint = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)
+    served = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert len(served["ProductionVariants"]) == 1  # nothing was changed
+
+    approve_arn = world.pending_version_arn
+    sagemaker.update_model_package(ModelPackageArn=approve_arn, ModelApprovalStatus="Approved")
+    sandbox.settle()
+    answer = sandbox.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=stack.endpoint_name, ContentType="text/csv", Body=b"2,110.0,6,3.0,month-to-month,electronic-check"
+    )
+    assert float(answer["Body"].read().decode().strip().split(",")[0]) >= 0.0

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 COLOURS = ("Blue", "Green")
-Kind = Literal["First", "Canary", "AlreadyLive", "Superseded", "Refused"]
+Kind = Literal["First", "Canary", "AlreadyLive", "Superseded", "CannotServe"]
 # RequestedBy of the deployments that registry approvals start (the others were started by hand)
 REGISTRY_APPROVAL = "model registry approval"
 
@@ -169,7 +169,7 @@ def plan_deployment(
     """
     if cannot_serve:
         return Plan(
-            Kind="Refused",
+            Kind="CannotServe",
             Reason=f"version {candidate_version} cannot serve: {cannot_serve}: nothing was changed",
             ResourceName=resource_name,
             CandidateVariant="none",
@@ -322,7 +322,11 @@ def plan_restore(
     if target_arn == live_arn:
         return {**base, "Kind": "AlreadyLive", "Reason": f"{target_arn} already serves the endpoint"}
     if cannot_serve:
-        return {**base, "Kind": "Refused", "Reason": f"{target_arn} cannot serve: {cannot_serve}: nothing was changed"}
+        return {
+            **base,
+            "Kind": "CannotServe",
+            "Reason": f"{target_arn} cannot serve: {cannot_serve}: nothing was changed",
+        }
     colour = candidate_colour(live_variant_of(endpoint, config).name)
     return {
         **base,
