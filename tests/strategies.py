@@ -460,7 +460,8 @@ STEP_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
             Field(("ModelPackageArn",), "str", limit=2048),
         ),
         "copy-scaling": (Field(("CandidateVariant",), "str", limit=63), Field(("LiveVariant",), "str", limit=63)),
-        "retire-scaling": (Field(("Variant",), "str", limit=63),),
+        "prepare-scaling": (Field(("ConfigName",), "str", limit=63),),
+        "restore-scaling": (),
         "reset-guards": (Field(("CandidateVariant",), "str", limit=63),),
         "start-bake": (
             Field(("ExecutionName",), "str", limit=80),
