@@ -8,10 +8,9 @@ once with {"Abort": reason}, so an alarm between two steps is not lost either.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from .ledger import Ledger, now_iso
+from .ledger import Ledger, earlier, now_iso
 from .task_tokens import complete
 
 CANARY_SK = "CANARY"
@@ -90,15 +89,6 @@ def complete_bake(endpoint: str, execution_name: str, reason: str, ledger: Ledge
         return False
     # False when the bake had already ended: the next step boundary sees the abort request.
     return complete(sfn, token, output={"Abort": reason})
-
-
-def earlier(moment: str, than: str) -> bool:
-    """Whether one ISO 8601 time (an alarm's, a workflow's) is before another; False when either is unreadable."""
-    try:
-        first, second = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (moment, than))
-        return first < second
-    except (ValueError, TypeError):  # (TypeError: one of them carries no time zone)
-        return False
 
 
 def request_abort(

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from .events import EndpointStateChange
-from .ledger import Ledger, now_iso
+from .ledger import Ledger, earlier, now_iso
 from .reactions import Reaction
 from .task_tokens import complete
 from .transient import is_transient
@@ -176,15 +175,6 @@ def request_change(request: ChangeRequest, sagemaker: Any, sfn: Any, ledger: Led
     return requested
 
 
-def _before(moment: str, than: str) -> bool:
-    """Whether an event's time is before the request's; False when either cannot be read."""
-    try:
-        first, second = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (moment, than))
-        return first < second
-    except (ValueError, TypeError):  # (TypeError: one of them carries no time zone)
-        return False
-
-
 def judge(
     event_status: str,
     event_config: str,
@@ -231,7 +221,7 @@ def settle_change(change: EndpointStateChange, event_id: str, sagemaker: Any, sf
     waiting = ledger.get(pk, WAIT_SK)
     if not waiting:
         return Reaction("recorded", f"{change.EndpointName} {change.EndpointStatus}; no workflow waits")
-    if _before(change.LastModifiedTime, str(waiting.get("requested_at", ""))):
+    if earlier(change.LastModifiedTime, str(waiting.get("requested_at", ""))):
         another = "the event of a change before the one a workflow waits for"
         return Reaction(
             "recorded", f"{change.EndpointName} {change.EndpointStatus} at {change.LastModifiedTime}: {another}"

@@ -15,6 +15,15 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def earlier(moment: str, than: str) -> bool:
+    """Whether one ISO 8601 time (an event's, an alarm's, a workflow's) is before another; False if unreadable."""
+    try:
+        first, second = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (moment, than))
+        return first < second
+    except (ValueError, TypeError):  # (TypeError: one of them carries no time zone)
+        return False
+
+
 def _attribute(value: object) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"BOOL": value}
