@@ -101,6 +101,11 @@ class Scaling:
         return cls(value["Variant"], int(value["MinCapacity"]), int(value["MaxCapacity"]), list(value["Policies"]))
 
 
+def _state_of(target: dict[str, Any]) -> dict[str, bool]:
+    """A target's SuspendedState with every flag spelled out (AWS omits the false ones)."""
+    return {**RESUMED, **(target.get("SuspendedState") or {})}
+
+
 def _target(autoscaling: Any, endpoint: str, variant: str) -> dict[str, Any] | None:
     targets = autoscaling.describe_scalable_targets(
         ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(endpoint, variant)], ScalableDimension=DIMENSION
@@ -259,10 +264,10 @@ def _suspend(autoscaling: Any, ledger: Ledger, endpoint: str, variants: Iterable
     found = {variant: _target(autoscaling, endpoint, variant) for variant in variants}
     targets = {variant: target for variant, target in found.items() if target is not None}
     for variant, target in targets.items():
-        record.suspended_before.setdefault(variant, {**RESUMED, **(target.get("SuspendedState") or {})})
+        record.suspended_before.setdefault(variant, _state_of(target))
     record.write(ledger, endpoint)  # before anything changes
     for variant, target in targets.items():
-        if {**RESUMED, **(target.get("SuspendedState") or {})} != SUSPENDED:
+        if _state_of(target) != SUSPENDED:
             autoscaling.register_scalable_target(
                 ServiceNamespace=NAMESPACE,
                 ResourceId=resource_id(endpoint, variant),
@@ -324,9 +329,7 @@ def copy_scaling(
     record.suspended_before.setdefault(candidate, record.suspended_before.get(live, RESUMED))
     record.write(ledger, endpoint)
     state = _target(autoscaling, endpoint, live) or {}
-    return apply_scaling(
-        autoscaling, cloudwatch, endpoint, scaling, candidate, {**RESUMED, **(state.get("SuspendedState") or {})}
-    )
+    return apply_scaling(autoscaling, cloudwatch, endpoint, scaling, candidate, _state_of(state))
 
 
 def _serving(variants: list[dict[str, Any]]) -> str | None:
@@ -364,7 +367,7 @@ def restore_scaling(
         done.append(apply_scaling(autoscaling, cloudwatch, endpoint, scaling, serving, SUSPENDED))
     for name, before in sorted(record.suspended_before.items()):
         target = _target(autoscaling, endpoint, name) if name in present else None
-        if target is not None and {**RESUMED, **(target.get("SuspendedState") or {})} != before:
+        if target is not None and _state_of(target) != before:
             autoscaling.register_scalable_target(
                 ServiceNamespace=NAMESPACE,
                 ResourceId=resource_id(endpoint, name),
