@@ -450,9 +450,15 @@ STEP_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
             Field(("ModelPackageArn",), "str", limit=2048),
             Field(("Version",), "int"),
             Field(("ResourceName",), "str", limit=63),
+            Field(("Strategy",), "str", required=False),
         ),
         "plan-restore": (Field(("ModelPackageArn",), "str", limit=2048), Field(("ResourceName",), "str", limit=63)),
         "analyse": (Field(("CandidateVariant",), "str", limit=63), Field(("LiveVariant",), "str", limit=63)),
+        "compare-shadow": (
+            _EXECUTION,
+            Field(("CandidateVariant",), "str", limit=63),
+            Field(("LiveVariant",), "str", limit=63),
+        ),
         "prune": (),
         "confirm-made": (
             Field(("Kind",), "str"),

@@ -2,16 +2,17 @@
 autoscaling, pruning and the candidate's rejection. The workflow names the step in "Action"; each is a plain
 function."""
 
+import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
-from mlops import bakes, creations, isolation, pruning, registry, scaling
-from mlops.analysis import DEFAULT_LAG_SECONDS, Thresholds, analyse_bake
+from mlops import bakes, captures, creations, isolation, pruning, registry, scaling, shadows
+from mlops.analysis import DEFAULT_LAG_SECONDS, Thresholds, analyse_bake, analysis_window, variant_stats
 from mlops.canary import (
     REGISTRY_APPROVAL,
     live_variant_of,
@@ -20,7 +21,7 @@ from mlops.canary import (
     plan_deployment,
     plan_restore,
 )
-from mlops.ledger import Ledger
+from mlops.ledger import Ledger, now_iso
 from mlops.locks import EndpointLock
 from mlops.payloads import CANARY_PAYLOADS, check_payload
 from mlops.settings import Settings
@@ -33,6 +34,7 @@ dynamodb = boto3.client("dynamodb")
 sfn = boto3.client("stepfunctions")
 cloudwatch = boto3.client("cloudwatch")
 autoscaling = boto3.client("application-autoscaling")
+s3 = boto3.client("s3")
 
 
 def live_package(endpoint: dict[str, Any], config: dict[str, Any], ledger: Ledger, endpoint_name: str) -> str | None:
@@ -127,6 +129,9 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
         instance_count=int(os.environ["INSTANCE_COUNT"]),
         newer_approved_live=newer,
         cannot_serve=cannot_serve(candidate) if candidate else None,
+        strategy=str(event.get("Strategy") or "Canary"),
+        shadow_percentage=int(os.environ.get("SHADOW_SAMPLING_PERCENTAGE", "100")),
+        shadow_then_canary=os.environ.get("SHADOW_THEN_CANARY", "true") == "true",
     )
     return result.as_dict()
 
@@ -155,6 +160,53 @@ def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[s
         now,
         lag,
     )
+
+
+def compare_shadow(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    """The shadow's verdict: its captured answers paired with the live variant's (mlops.shadows), and both
+    variants' error rates and latency from CloudWatch over the same window as the canary's analysis."""
+    bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
+    now = datetime.now(UTC)
+    since = bake.get("step_started_at") or bake.get("started_at")
+    started = datetime.fromisoformat(str(since).replace("Z", "+00:00")) if since else now
+    bucket = os.environ["ARTIFACT_BUCKET"]
+    shadow_variant, live_variant = event["CandidateVariant"], event["LiveVariant"]
+
+    def answers(variant: str) -> list[shadows.Answer]:
+        found = []
+        for key in captures.variant_capture_files(s3, bucket, settings.endpoint_name, variant, started, now):
+            for line in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines():
+                answer = shadows.parse_capture_line(line)
+                if answer is not None and answer.at >= started:
+                    found.append(answer)
+        return found
+
+    threshold = float(os.environ.get("SHADOW_DECISION_THRESHOLD", "0.5"))
+    tolerance = timedelta(seconds=float(os.environ.get("SHADOW_PAIRING_SECONDS", "60")))
+    comparison = shadows.compare(shadows.pair(answers(live_variant), answers(shadow_variant), tolerance), threshold)
+    ignore = int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120"))
+    lag = int(os.environ.get("ANALYSIS_LAG_SECONDS", str(DEFAULT_LAG_SECONDS)))
+    start, end = analysis_window(started, now, ignore, lag)
+    shadow_stats = variant_stats(cloudwatch, settings.endpoint_name, shadow_variant, start, end)
+    live_stats = variant_stats(cloudwatch, settings.endpoint_name, live_variant, start, end)
+    thresholds = shadows.ShadowThresholds(
+        min_compared=int(os.environ.get("SHADOW_MIN_COMPARED_REQUESTS", "200")),
+        min_agreement=float(os.environ.get("SHADOW_MIN_AGREEMENT", "0.95")),
+        max_mean_absolute_difference=float(os.environ.get("SHADOW_MAX_MEAN_ABSOLUTE_DIFFERENCE", "0.05")),
+        error_rate_margin=float(os.environ.get("ERROR_RATE_MARGIN", "0.01")),
+        latency_factor=float(os.environ.get("LATENCY_FACTOR", "1.5")),
+    )
+    verdict, reason = shadows.judge(comparison, shadow_stats, live_stats, thresholds)
+    result = shadows.report(verdict, reason, comparison, shadow_stats, live_stats)
+    result["Summary"] = shadows.summary(result)
+    ledger.put(
+        f"ENDPOINT#{settings.endpoint_name}",
+        f"SHADOW#{event['ExecutionArn'].rsplit(':', 1)[-1]}#{now_iso()}",
+        kind="shadow-report",
+        verdict=verdict,
+        report=json.dumps(result, default=str)[:30000],
+    )
+    return result
 
 
 def prune(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
@@ -208,6 +260,7 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Settings, Ledger], dict[str, Any]]]
     "plan": plan,
     "plan-restore": restore,
     "analyse": analyse,
+    "compare-shadow": compare_shadow,
     "prune": prune,
     "reject-candidate": lambda e, s, _: registry.reject_candidate(sagemaker, e["ModelPackageArn"], e["Reason"], s),
     "confirm-made": lambda e, s, _: creations.confirm_made(

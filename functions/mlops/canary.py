@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .shadows import shadow_variant_name
+
 COLOURS = ("Blue", "Green")
 Kind = Literal["First", "Canary", "AlreadyLive", "Superseded", "CannotServe"]
 # RequestedBy of the deployments that registry approvals start (the others were started by hand)
@@ -102,6 +104,10 @@ class Plan:
     Steps: list[dict[str, Any]] = field(default_factory=list)
     RollbackWeights: list[dict[str, Any]] = field(default_factory=list)
     KmsKeyId: str = ""  # the live config's key for the instances' storage volumes, kept by the new configs
+    Strategy: str = "Canary"  # "Shadow": the candidate first answers copies of live requests (mlops.shadows)
+    ShadowVariant: str = "none"
+    ShadowLiveVariants: list[dict[str, Any]] = field(default_factory=list)  # the shadow config's production
+    ShadowVariants: list[dict[str, Any]] = field(default_factory=list)  # and its ShadowProductionVariants
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,6 +163,9 @@ def plan_deployment(
     instance_count: int,
     newer_approved_live: int | None = None,
     cannot_serve: str | None = None,
+    strategy: str = "Canary",
+    shadow_percentage: int = 100,
+    shadow_then_canary: bool = True,
 ) -> Plan:
     """What the deploy workflow does, given the endpoint as it is and the ledger's live version.
 
@@ -166,6 +175,9 @@ def plan_deployment(
     approved version of the same group that serves already; the newest approved version wins, so an
     approval delivered late (EventBridge keeps no order) or that waited behind it deploys nothing.
     cannot_serve: why the candidate could never serve here (its code out of reach of an isolated container).
+    strategy: "Shadow" runs the candidate as the live variant's shadow first, sampling `shadow_percentage` of
+    the requests; then the canary's steps, or straight to 100% (one step, watched as any) when not
+    `shadow_then_canary`. A first deployment has nothing to shadow: it deploys as ever.
     """
     if cannot_serve:
         return Plan(
@@ -206,6 +218,9 @@ def plan_deployment(
             PreviousConfigName=endpoint["EndpointConfigName"],
         )
     colour = candidate_colour(live.name)
+    shadow = strategy == "Shadow"
+    if shadow and not shadow_then_canary:
+        steps = [100]
     weighted = [
         {
             "Percent": percent,
@@ -237,7 +252,28 @@ def plan_deployment(
             {"VariantName": colour, "DesiredWeight": 0.0},
         ],
         KmsKeyId=str(config.get("KmsKeyId") or ""),
+        **(
+            _shadow_fields(live, colour, resource_name, instance_type, instance_count, shadow_percentage)
+            if shadow
+            else {}
+        ),
     )
+
+
+def _shadow_fields(
+    live: LiveVariant, colour: str, resource_name: str, instance_type: str, instance_count: int, percentage: int
+) -> dict[str, Any]:
+    """The shadow config: the live variant alone takes (and answers) every request; the candidate, as its shadow,
+    gets `percentage` of them copied. AWS documents no sampling field for ShadowProductionVariants: the shadow's
+    weight relative to the production variant's is the share copied (production 1, shadow 0.3: 30%), the
+    reading public guides give; the shadow tests API's SamplingPercentage says the same in percent."""
+    name = shadow_variant_name(colour)
+    return {
+        "Strategy": "Shadow",
+        "ShadowVariant": name,
+        "ShadowLiveVariants": [live.cloned(1.0)],
+        "ShadowVariants": [_variant(name, resource_name, instance_type, instance_count, round(percentage / 100, 4))],
+    }
 
 
 def _restored_variants(config: dict[str, Any], serving_count: int) -> list[dict[str, Any]]:

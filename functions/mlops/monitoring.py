@@ -9,15 +9,15 @@ twice; a run that is short of time leaves the rest for the next run. Files are s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from .captures import capture_files
 from .drift import DriftReport, DriftTally
 from .ledger import Ledger, now_iso
 
-CAPTURE_PREFIX = "datacapture"
 READ_CHUNK = 1 << 20
 
 
@@ -45,23 +45,6 @@ def live_baseline(ledger: Ledger, sagemaker: Any, s3: Any, endpoint: str) -> tup
         return None
     bucket, _, key = str(uri).removeprefix("s3://").partition("/")
     return arn, json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-def capture_files(s3: Any, bucket: str, endpoint: str, now: datetime, lookback_hours: int) -> Iterator[str]:
-    """Capture files of every variant, oldest hour first."""
-    base = f"{CAPTURE_PREFIX}/{endpoint}/"
-    variants = [
-        prefix["Prefix"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base, Delimiter="/")
-        for prefix in page.get("CommonPrefixes", [])
-    ]
-    for hours_ago in range(lookback_hours, -1, -1):
-        hour = (now - timedelta(hours=hours_ago)).strftime("%Y/%m/%d/%H/")
-        for variant in variants:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=variant + hour):
-                for item in page.get("Contents", []):
-                    if item["Key"].endswith(".jsonl"):
-                        yield str(item["Key"])
 
 
 def metric_data(report: DriftReport, endpoint: str, min_records: int, at: datetime) -> list[dict[str, Any]]:

@@ -105,6 +105,7 @@ class PlanRequest(StepPayload):
     ModelPackageArn: VersionArn
     Version: VersionNumber
     ResourceName: SageMakerName
+    Strategy: Literal["Canary", "Shadow"] = "Canary"
 
 
 class RestoreRequest(StepPayload):
@@ -115,6 +116,10 @@ class RestoreRequest(StepPayload):
 class VariantPair(StepPayload):
     CandidateVariant: SageMakerName
     LiveVariant: SageMakerName
+
+
+class ShadowComparison(VariantPair):
+    ExecutionArn: WorkflowExecutionArn  # the report is kept in the ledger under its execution
 
 
 class GuardReset(StepPayload):
@@ -137,7 +142,7 @@ class ScalingCopy(VariantPair):
 class BakeStart(StepPayload):
     ExecutionName: WorkflowExecutionName
     CandidateVariant: SageMakerName
-    Percent: float = Field(strict=True, gt=0, le=100)
+    Percent: float = Field(strict=True, ge=0, le=100)  # 0: a shadow's bake (it answers no user)
     TaskToken: Token
 
 
@@ -180,6 +185,7 @@ CANARY_PAYLOADS: dict[str, type[StepPayload]] = {
     "plan": PlanRequest,
     "plan-restore": RestoreRequest,
     "analyse": VariantPair,
+    "compare-shadow": ShadowComparison,
     "prune": StepPayload,
     "prepare-scaling": ScalingPreparation,
     "copy-scaling": ScalingCopy,
