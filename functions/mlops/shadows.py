@@ -152,10 +152,6 @@ class Comparison:
             )
 
     @property
-    def agreement(self) -> float:
-        return self.same_decision / self.compared if self.compared else 0.0
-
-    @property
     def mean_absolute_difference(self) -> float:
         return self.absolute_difference / self.compared if self.compared else 0.0
 
@@ -176,37 +172,48 @@ class ShadowThresholds:
     latency_factor: float  # the shadow's average model latency may be at most the live variant's x this
 
 
+def failed_requests(shadow: VariantStats) -> int:
+    """Copies the shadow never answered: its 5XX errors (a timeout is one)."""
+    return round(shadow.errors)
+
+
 def agreement_of(comparison: Comparison, shadow: VariantStats) -> float:
-    """Share of the compared predictions with the same decision, the shadow's failed requests (errors, timeouts:
-    copied but never answered) counted as disagreements."""
-    considered = comparison.compared + round(shadow.errors)
+    """Share of the compared predictions with the same decision, the shadow's failed requests counted as
+    disagreements."""
+    considered = comparison.compared + failed_requests(shadow)
     return comparison.same_decision / considered if considered else 0.0
+
+
+def latency_ratio(shadow: VariantStats, live: VariantStats) -> float | None:
+    """The shadow's average ModelLatency over the live variant's, on the same window (None without both)."""
+    return shadow.latency_us / live.latency_us if shadow.latency_us is not None and live.latency_us else None
 
 
 def judge(
     comparison: Comparison, shadow: VariantStats, live: VariantStats, thresholds: ShadowThresholds
 ) -> tuple[Verdict, str]:
     """pass, fail or inconclusive, with the reason. A shadow request that errored (a timeout is a 5XX) has no
-    answer to compare: it counts as a disagreement, and in the error rate."""
+    answer to compare: it counts as a disagreement, and in the error rate. Too few requests compared or
+    failed is inconclusive, never a pass."""
     agreement = agreement_of(comparison, shadow)
+    ratio = latency_ratio(shadow, live)
     figures = (
         f"{comparison.compared} compared, {agreement:.1%} same decision, "
         f"mean |difference| {comparison.mean_absolute_difference:.3f}, "
-        f"5XX {shadow.error_rate:.2%} (live {live.error_rate:.2%})"
+        + (f"latency x{ratio:.2f} of live, " if ratio is not None else "latency not measured, ")
+        + f"5XX {shadow.error_rate:.2%} (live {live.error_rate:.2%})"
     )
+    if comparison.compared + failed_requests(shadow) < thresholds.min_compared:
+        return "inconclusive", f"too few compared requests ({thresholds.min_compared} needed): {figures}"
     if shadow.error_rate > live.error_rate + thresholds.error_rate_margin:
         return "fail", f"the candidate's 5XX rate is too high: {figures}"
-    if comparison.compared < thresholds.min_compared:
-        return "inconclusive", f"too few compared requests ({thresholds.min_compared} needed): {figures}"
     if agreement < thresholds.min_agreement:
         return "fail", f"the candidate agrees too little ({thresholds.min_agreement:.0%} needed): {figures}"
     if comparison.mean_absolute_difference > thresholds.max_mean_absolute_difference:
         limit = thresholds.max_mean_absolute_difference
         return "fail", f"the candidate's probabilities differ too much ({limit:g} allowed): {figures}"
-    if shadow.latency_us is not None and live.latency_us:
-        ratio = shadow.latency_us / live.latency_us
-        if ratio > thresholds.latency_factor:
-            return "fail", f"the candidate is too slow: latency x{ratio:.2f} of live: {figures}"
+    if ratio is not None and ratio > thresholds.latency_factor:
+        return "fail", f"the candidate is too slow ({thresholds.latency_factor:g}x allowed): {figures}"
     return "pass", figures
 
 
@@ -214,11 +221,12 @@ def report(
     verdict: Verdict, reason: str, comparison: Comparison, shadow: VariantStats, live: VariantStats
 ) -> dict[str, Any]:
     """What the ledger keeps and the notification tells: the figures and a few requests where the two disagreed."""
-    ratio = shadow.latency_us / live.latency_us if shadow.latency_us is not None and live.latency_us else None
+    ratio = latency_ratio(shadow, live)
     return {
         "Verdict": verdict,
         "Reason": reason,
         "Compared": comparison.compared,
+        "FailedRequests": failed_requests(shadow),
         "Agreement": round(agreement_of(comparison, shadow), 4),
         "MeanAbsoluteDifference": round(comparison.mean_absolute_difference, 4),
         "LatencyRatio": round(ratio, 3) if ratio is not None else None,
