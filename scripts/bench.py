@@ -830,6 +830,55 @@ def drift_throughput(records: int = 1_000_000, per_request: int = 10) -> dict[st
     return measured
 
 
+SHADOW_RUN = """
+import sys, time
+sys.path.insert(0, {functions!r})
+import json
+from datetime import timedelta
+from mlops import shadows
+started = time.perf_counter()
+def answers(path):
+    with open(path, "rb") as stream:
+        return [a for a in map(shadows.parse_capture_line, stream) if a is not None]
+live, shadow = answers({live!r}), answers({shadow!r})
+comparison = shadows.compare(shadows.pair(live, shadow, timedelta(seconds=60)), 0.5)
+elapsed = time.perf_counter() - started
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"pairs": comparison.compared, "seconds": elapsed, "max_rss_mb": peak_kb / 1024}}))
+"""
+
+
+def shadow_throughput(pairs: int = 100_000) -> dict[str, float]:
+    """Read, pair and compare 100,000 captured live records and their shadow copies, in a fresh process (as the
+    canary function's compare-shadow step does after reading them from S3): rate and peak memory."""
+    import random
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline import dataset
+    from sandbox.capture import capture_line
+
+    rows = dataset.generate(rows=5_000, seed=23, shift=0.0)
+    bodies = [dataset.to_csv([row], header=False, label=False).encode() for row in rows]
+    start = datetime.now(UTC)
+    rng = random.Random(5)
+    with tempfile.TemporaryDirectory() as work:
+        live_path, shadow_path = Path(work) / "live.jsonl", Path(work) / "shadow.jsonl"
+        with live_path.open("w") as live, shadow_path.open("w") as shadow:
+            for i in range(pairs):
+                at = start + timedelta(milliseconds=10 * i)
+                body, p = bodies[i % len(bodies)], rng.random()
+                live.write(capture_line(body, "text/csv", f"{p}\n".encode(), "text/csv", at) + "\n")
+                copy = at + timedelta(milliseconds=rng.randint(0, 50))
+                shadow.write(capture_line(body, "text/csv", f"{p}\n".encode(), "text/csv", copy) + "\n")
+        code = SHADOW_RUN.format(functions=str(ROOT / "functions"), live=str(live_path), shadow=str(shadow_path))
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        measured: dict[str, float] = json.loads(done.stdout)
+        measured["file_mb"] = (live_path.stat().st_size + shadow_path.stat().st_size) / 1e6
+    return measured
+
+
 def pipeline_run_times(runs: int = 3) -> tuple[float, dict[str, float]]:
     """Median wall time of a local pipeline run, and the median duration of each step."""
     from sandbox.core import Sandbox
@@ -1033,6 +1082,18 @@ def render(results: dict[str, Any]) -> str:
             f"{results['functions']['DriftMonitorFunction'].memory_mb} MB",
         )
     )
+    if "shadow" in results:
+        shadow = results["shadow"]
+        rows.append(
+            (
+                "shadow comparison",
+                "throughput",
+                f"{shadow['pairs'] / shadow['seconds']:,.0f} compared requests/s",
+                f"{shadow['pairs']:,} live records and their shadow copies ({shadow['file_mb']:.0f} MB) read, paired "
+                f"and compared in {shadow['seconds']:.1f} s, peak memory {shadow['max_rss_mb']:.0f} MB of the canary "
+                f"function's {results['functions']['CanaryFunction'].memory_mb} MB",
+            )
+        )
     run: Usage = results["drift_run"]
     summary = results["drift_run_summary"]
     rows.append(
@@ -1105,6 +1166,7 @@ def main() -> int:
     pipeline_total, pipeline_steps = pipeline_run_times()
     generation = definition_time()
     drift = drift_throughput()
+    shadow = shadow_throughput()
 
     # Every request billed as a cold start: at tens of runs a month most execution environments are new, and Lambda
     # bills the INIT phase (since 2025-08-01). The drift monitor also tallies an hour of captured records.
@@ -1131,6 +1193,7 @@ def main() -> int:
         "pipeline_steps": pipeline_steps,
         "definition_seconds": generation,
         "drift": drift,
+        "shadow": shadow,
         "drift_run": figures.drift_run,
         "drift_run_summary": {k: v for k, v in figures.drift_run_summary.items() if isinstance(v, int | float | str)},
         "drift_schedule": figures.drift_schedule,
