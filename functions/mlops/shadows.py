@@ -181,7 +181,7 @@ def agreement_of(comparison: Comparison, shadow: VariantStats) -> float:
     """Share of the compared predictions with the same decision, the shadow's failed requests counted as
     disagreements."""
     considered = comparison.compared + failed_requests(shadow)
-    return comparison.same_decision / considered if considered else 0.0
+    return comparison.same_decision / considered if considered else 1.0  # nothing seen disagree (minimum 0 only)
 
 
 def latency_ratio(shadow: VariantStats, live: VariantStats) -> float | None:
