@@ -36,6 +36,7 @@ PROJECT = "churn"
 WORKFLOWS = ("deploy", "rollback", "retrain")
 STATE_MACHINE_OUTPUTS = {
     "deploy": "DeployStateMachineArn",
+    "shadow": "DeployStateMachineArn",  # a deployment started by hand with "Strategy": "Shadow"
     "rollback": "RollbackStateMachineArn",
     "retrain": "RetrainStateMachineArn",
 }
@@ -47,6 +48,9 @@ STACK_PARAMETERS = {
     "CanarySteps": "50,100",
     "RetrainCooldownSeconds": "0",  # the gate's clock is the wall clock: no cooldown between the tests' retrains
     "MaxRetrainsPerDay": "1000",
+    # A shadow of a minute (60 ms here), judged on whatever it compared: no traffic runs here.
+    "ShadowSeconds": "60",
+    "ShadowMinComparedRequests": "0",
 }
 CUSTOMER = "2,110.0,6,3.0,month-to-month,electronic-check"
 
@@ -104,6 +108,20 @@ STATE_FAULTS = [
     for workflow in WORKFLOWS
     for index, state in enumerate(task_states(workflow))
 ]
+# The shadow's own states, on a shadow deployment (the states it shares with the canary are tested above).
+SHADOW_STATES = [state for state in task_states("deploy") if "Shadow" in state]
+STATE_FAULTS += [
+    ("shadow", state, faults.KINDS[index % len(faults.KINDS)]) for index, state in enumerate(SHADOW_STATES)
+]
+LOST_FAULTS += [
+    ("shadow", state, faults.LOST[index % len(faults.LOST)])
+    for index, state in enumerate(s for s in change_states("deploy") if "Shadow" in s)
+]
+
+
+def machine(workflow: str) -> str:
+    """The state machine a workflow of these tests runs on."""
+    return f"{PROJECT}-{'deploy' if workflow == 'shadow' else workflow}"
 
 
 # ------------------------------------------------------------------ one world for the module
@@ -284,9 +302,8 @@ class FaultWorld:
     def run(self, workflow: str, plan: faults.FaultPlan | None = None) -> Run:
         """Run the workflow once, with the plan in force while it runs, and wait for everything to settle."""
         number = next(self._numbers)
-        start, expected_live = {"deploy": self._deploy, "rollback": self._rollback, "retrain": self._retrain}[workflow](
-            number
-        )
+        starts = {"deploy": self._deploy, "shadow": self._shadow, "rollback": self._rollback, "retrain": self._retrain}
+        start, expected_live = starts[workflow](number)
         live_before = self.live_version()
         with faults.inject(plan) if plan else contextlib.nullcontext() as injection:
             name = start()
@@ -302,6 +319,23 @@ class FaultWorld:
         def start() -> str:
             self.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
             return f"approved-v{arn.rsplit('/', 1)[-1]}"  # the registry numbers versions (retrains add some)
+
+        return start, arn
+
+    def _shadow(self, number: int) -> tuple[Callable[[], str], str]:
+        """A new version approved (its approval event held back: no canary starts by itself), then deployed by
+        hand with "Strategy": "Shadow"; it agrees with the live version (the same model), so it is promoted."""
+        arn = self.register()
+        with self.sandbox.holding_events():
+            self.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+
+        def start() -> str:
+            self.client("stepfunctions").start_execution(
+                stateMachineArn=self.churn.stack.outputs["DeployStateMachineArn"],
+                name=f"shadow-{number}",
+                input=json.dumps({"ModelPackageArn": arn, "Strategy": "Shadow", "Reason": "compare it first"}),
+            )
+            return f"shadow-{number}"
 
         return start, arn
 
@@ -429,7 +463,7 @@ def test_a_fault_in_one_state_is_retried_to_the_same_outcome(
     world: FaultWorld, workflow: str, state: str, kind: faults.Kind
 ) -> None:
     baseline, run = run_on_the_fault_free_path(
-        world, workflow, state, faults.FaultInState(f"{PROJECT}-{workflow}", state, kind)
+        world, workflow, state, faults.FaultInState(machine(workflow), state, kind)
     )
 
     assert run.failures_in(state), f"{state} never failed: the fault did not reach it"
@@ -443,7 +477,7 @@ def test_a_change_applied_but_unanswered_ends_as_the_fault_free_run(
     world: FaultWorld, workflow: str, state: str, lost: faults.Verdict
 ) -> None:
     """The retried create meets "already existing", the retried update meets "in progress": neither is a refusal."""
-    plan = faults.AppliedThenLost(f"{PROJECT}-{workflow}", state, lost)
+    plan = faults.AppliedThenLost(machine(workflow), state, lost)
     baseline, run = run_on_the_fault_free_path(world, workflow, state, plan)
 
     assert_same_outcome(world, baseline, run)
@@ -493,6 +527,7 @@ KEEPS_FAILING = [
     ("deploy", "CreateModel", "5xx", "CreateModel failed"),
     ("deploy", "UpdateEndpoint", "throttle", "endpoint churn-endpoint"),
     ("deploy", "RecordStep", "timeout", "all traffic back on"),
+    ("shadow", "CompareShadow", "5xx", "shadow removed"),
     ("rollback", "RestoreConfig", "throttle", "endpoint churn-endpoint"),
     ("retrain", "StartPipeline", "timeout", "StartPipeline failed"),
     ("retrain", "Assess", "5xx", "Assess failed"),
@@ -505,7 +540,7 @@ KEEPS_FAILING = [
 def test_a_state_that_keeps_failing_ends_cleanly(
     world: FaultWorld, workflow: str, state: str, kind: faults.Kind, told: str
 ) -> None:
-    run = world.run(workflow, faults.FaultInState(f"{PROJECT}-{workflow}", state, kind, every_attempt=True))
+    run = world.run(workflow, faults.FaultInState(machine(workflow), state, kind, every_attempt=True))
 
     errors = run.failures_in(state)
     assert len(errors) > 1, f"{state} failed {len(errors)} times: its retries were not exhausted"

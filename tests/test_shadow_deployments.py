@@ -237,3 +237,22 @@ def test_the_shadow_gets_about_its_sampling_share_of_the_requests(sandbox: Sandb
     live, shadow = captured("Blue"), captured("ShadowGreen")
     assert live > 30
     assert 0.25 <= shadow / live <= 0.55, (live, shadow)
+
+
+def test_while_a_shadow_runs_the_newest_waiting_version_wins(shadowed: SandboxWorld) -> None:
+    churn = shadowed
+    v3 = register_version(churn.sandbox, churn.stack, 3, "PendingManualApproval")
+    v4 = register_version(churn.sandbox, churn.stack, 4, "PendingManualApproval")
+    churn.sandbox.settle()
+    approve(churn, churn.world.pending_version_arn)
+    wait_for_shadow(churn)
+
+    approve(churn, v3)
+    approve(churn, v4)
+    churn.sandbox.settle()
+
+    outcomes = {e["model_package_arn"].rsplit("/", 1)[-1]: e["outcome"] for e in ledger_items(churn, "DEPLOYMENT#")}
+    assert outcomes == {"1": "Deployed", "2": "Deployed", "3": "Superseded", "4": "Deployed"}
+    assert churn.live_model_package() == v4
+    reports = ledger_items(churn, "SHADOW#")
+    assert {r["sk"].split("#")[1].split("-")[1] for r in reports if r["verdict"] == "pass"} == {"v2", "v4"}
