@@ -733,6 +733,27 @@ def measure_sandbox() -> SandboxFigures:
             sfn.start_execution(stateMachineArn=stack.outputs["RollbackStateMachineArn"], input="{}")
         paths["rollback: by hand"] = by_hand.usage
 
+        # Shadow deployments started by hand (the approvals' own events held back: no canary starts by itself):
+        # one agreeing with the live version (then the canary), one trained on flipped labels. A shadow waits on
+        # one task token whatever ShadowSeconds is: its transitions do not grow with it.
+        def shadow_of(arn: str, name: str) -> Usage:
+            sandbox.settle()
+            with sandbox.holding_events():
+                sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+            with recorder.window() as shadow:
+                request = {"ModelPackageArn": arn, "Strategy": "Shadow", "Reason": "bench"}
+                sfn.start_execution(stateMachineArn=deploy, name=name, input=json.dumps(request))
+            return shadow.usage
+
+        agreeing = register_version(sandbox, stack, 4, "PendingManualApproval")
+        paths["deploy: shadow passed, then the canary"] = shadow_of(agreeing, "bench-shadow-passed")
+        flipped = register_version(sandbox, stack, 5, "PendingManualApproval", flip_labels=True)
+        paths["deploy: shadow rejected"] = shadow_of(flipped, "bench-shadow-rejected")
+        for name, wanted in (("bench-shadow-passed", "SUCCEEDED"), ("bench-shadow-rejected", "FAILED")):
+            arn = f"{deploy.replace(':stateMachine:', ':execution:')}:{name}"
+            if sfn.describe_execution(executionArn=arn)["status"] != wanted:
+                raise RuntimeError(f"{name} did not end {wanted}")
+
         drift_alarm = f"{stack.project}-drift-score"
         with recorder.window() as retrained:
             cloudwatch.set_alarm_state(AlarmName=drift_alarm, StateValue="ALARM", StateReason="bench: drift")
