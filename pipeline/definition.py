@@ -7,6 +7,10 @@ Preprocess (processing) -> Train (training) -> Evaluate (processing, evaluation.
 file) -> AccuracyGate (condition: accuracy >= AccuracyThreshold) -> RegisterModel, else
 QualityGateFailed (fail step stating the measured accuracy and the threshold).
 
+FlipLabels ("true"/"false", default "false") makes Preprocess invert the label of every row before the split:
+the model then learns the opposite of the truth, passes the gate on the flipped test set and is registered as
+usual, yet disagrees with a normal model on every request (a version for trying shadow comparisons on).
+
 The definition is written offline and deterministically: no credentials, no upload. The scripts
 and data it refers to live under s3://<artifact bucket>/pipeline/ (`make publish` puts them
 there); the bucket, region, model package group and scikit-learn image stay placeholders that
@@ -96,6 +100,7 @@ def build_pipeline() -> Any:
     instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
     threshold = ParameterFloat("AccuracyThreshold", default_value=0.8)
     approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+    flip_labels = ParameterString("FlipLabels", default_value="false")
 
     def processor(script: str) -> Any:
         return Processor(
@@ -136,7 +141,10 @@ def build_pipeline() -> Any:
         step_args=processor("preprocess.py").run(
             inputs=[code_input(), s3_input("data", input_data, "/opt/ml/processing/input")],
             outputs=[output("preprocess", name) for name in ("train", "validation", "test", "baseline")],
-            arguments=["--input-dir", "/opt/ml/processing/input", "--output-dir", "/opt/ml/processing"],
+            arguments=[
+                *("--input-dir", "/opt/ml/processing/input", "--output-dir", "/opt/ml/processing"),
+                *("--flip-labels", flip_labels),
+            ],
         ),
     )
 
@@ -233,7 +241,10 @@ def build_pipeline() -> Any:
     )
     return Pipeline(
         name="${PipelineName}",
-        parameters=[input_data, processing_instance, training_instance, instance_count, threshold, approval_status],
+        parameters=[
+            *(input_data, processing_instance, training_instance, instance_count, threshold, approval_status),
+            flip_labels,
+        ],
         steps=[preprocess, train, evaluate, gate],
         sagemaker_session=session,
     )

@@ -32,11 +32,14 @@ def run_script(script: str, *args: str, env: dict[str, str] | None = None) -> No
         raise ScriptFailed(f"{script} exited {done.returncode}: {done.stderr.strip()}")
 
 
-def run_scripts(data: Path, work: Path) -> None:
-    """Preprocess `data` (a CSV file), train, evaluate; every output lands in a folder of `work`."""
+def run_scripts(data: Path, work: Path, flip_labels: bool = False) -> None:
+    """Preprocess `data` (a CSV file), train, evaluate; every output lands in a folder of `work`.
+
+    `flip_labels`: the labels are inverted first (the pipeline's FlipLabels parameter)."""
     (work / "input").mkdir(parents=True, exist_ok=True)
     (work / "input" / data.name).write_bytes(data.read_bytes())
-    run_script("preprocess.py", "--input-dir", str(work / "input"), "--output-dir", str(work))
+    flip = ("--flip-labels", "true" if flip_labels else "false")
+    run_script("preprocess.py", "--input-dir", str(work / "input"), "--output-dir", str(work), *flip)
     run_script(
         "train.py",
         env={

@@ -153,14 +153,22 @@ def _deregister_scalable_target(self: Any, namespace: str, r_id: str, dimension:
 # SageMaker gives an UpdateEndpoint it refuses) with a message of its own, naming each variant and why.
 # Sandbox choices: a serverless variant's ServerlessConfig counts as its instance type (a change of it, or a move
 # between instances and serverless, is refused); when the endpoint's current config is gone (DeleteEndpointConfig
-# on a config in use is allowed), the instance types cannot be compared and only removals are refused.
+# on a config in use is allowed), the instance types cannot be compared and only removals are refused. A shadow
+# variant (ShadowProductionVariants) is a variant of the endpoint like the others here: a registered variant that
+# the new config keeps as its shadow, or a shadow kept as a production variant, is not removed (AWS is silent).
 def refuse_update(backend: Any, endpoint: Any, config_name: str, config: dict[str, Any]) -> None:
     """Raise SageMaker's ValidationException when the config would remove or re-type a registered variant."""
     current = backend.endpoint_configs.get(endpoint.endpoint_config_name)
-    now = {v["VariantName"]: v for v in (current.production_variants if current else [])}
-    new = {v["VariantName"]: v for v in config.get("ProductionVariants") or []}
+    present = (
+        [*current.production_variants, *(getattr(current, "shadow_production_variants", None) or [])] if current else []
+    )
+    now = {v["VariantName"]: v for v in present}
+    new = {
+        v["VariantName"]: v
+        for v in [*(config.get("ProductionVariants") or []), *(config.get("ShadowProductionVariants") or [])]
+    }
     problems = []
-    for variant in endpoint.production_variants:
+    for variant in [*endpoint.production_variants, *(getattr(endpoint, "shadow_production_variants", None) or [])]:
         name = variant["VariantName"]
         if scalable_target(backend.account_id, backend.region_name, endpoint.endpoint_name, name) is None:
             continue

@@ -5,6 +5,13 @@ An endpoint config with DataCaptureConfig.EnableCapture writes a sample of its r
 one JSON line per request, as SageMaker does. Files are written whole and never changed: a writer
 buffers lines and puts a new file when it holds `lines_per_file` of them or on `flush()` (the
 sandbox flushes before anyone reads, and every second).
+
+A request's record carries its own eventId and its time (inferenceTime); the client's InferenceId, when it sent
+one, as eventMetadata.inferenceId ("If you provide a value, it is added to the captured data", botocore's
+sagemaker-runtime model, InvokeEndpointInput.InferenceId; the field is named inferenceId in captured records,
+SageMaker developer guide, "Ingest Ground Truth labels and merge them with predictions",
+https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-merge.html). Each variant of an
+endpoint, a shadow variant too, is sampled and written on its own.
 """
 
 from __future__ import annotations
@@ -20,7 +27,13 @@ from typing import Any
 
 
 def capture_line(
-    body: bytes, content_type: str, answer: bytes, answer_type: str, at: datetime, event_id: str | None = None
+    body: bytes,
+    content_type: str,
+    answer: bytes,
+    answer_type: str,
+    at: datetime,
+    event_id: str | None = None,
+    inference_id: str | None = None,
 ) -> str:
     def part(data: bytes, observed: str, mode: str) -> dict[str, str]:
         if observed.startswith("text/csv"):
@@ -37,6 +50,7 @@ def capture_line(
         },
         "eventMetadata": {
             "eventId": event_id or str(uuid.uuid4()),
+            **({"inferenceId": inference_id} if inference_id else {}),
             "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         },
         "eventVersion": "0",
@@ -60,15 +74,18 @@ class CaptureWriter:
         content_type: str,
         answer: bytes,
         answer_type: str,
+        at: datetime | None = None,
+        inference_id: str | None = None,
     ) -> None:
+        """Capture one variant's request and answer (at `at`, the request's time; now by default), if sampled."""
         if not config.get("EnableCapture"):
             return
         if random.random() * 100 >= float(config.get("InitialSamplingPercentage", 100)):
             return
-        now = datetime.now(UTC)
+        now = at or datetime.now(UTC)
         bucket, _, prefix = str(config["DestinationS3Uri"]).removeprefix("s3://").partition("/")
         folder = "/".join(p for p in (prefix.strip("/"), endpoint, variant, now.strftime("%Y/%m/%d/%H")) if p)
-        line = capture_line(body, content_type, answer, answer_type, now)
+        line = capture_line(body, content_type, answer, answer_type, now, inference_id=inference_id)
         with self._lock:
             lines = self._buffers.setdefault((bucket, folder), [])
             lines.append(line)

@@ -78,6 +78,11 @@ def project_parameters(project: str, **overrides: str) -> dict[str, str]:
         "AnalysisIgnoreSeconds": "0",
         # Every request is captured: the sandbox's traffic is small.
         "DataCaptureSamplingPercentage": "100",
+        # A shadow lasting SANDBOX_BAKE_SECONDS (5 real seconds by default) under the default background traffic
+        # (600 a minute: 33 real requests a second, patches.Traffic) captures ~160 pairs on an idle machine, ~130
+        # with the deploy workflow running beside it, fewer when the traffic's first requests load the models
+        # (measured: 52-153): the template's default of 200 would leave every sandbox shadow inconclusive.
+        "ShadowMinComparedRequests": "50",
     }
     parameters.update(overrides)
     return parameters
@@ -132,9 +137,13 @@ class Sandbox:
         self.stop()
 
     # -------------------------------------------------------------- traffic and model behaviour
-    def behave(self, model_package_arn: str, *, error_rate: float = 0.0, latency_ms: float = 20.0) -> None:
-        """Make a model version answer with this error rate and latency wherever it serves."""
-        self.state.behaviours[model_package_arn] = patches.Behaviour(error_rate, latency_ms)
+    def behave(
+        self, model_package_arn: str, *, error_rate: float = 0.0, latency_ms: float = 20.0, invert: bool = False
+    ) -> None:
+        """Make a model version answer with this error rate and latency wherever it serves, as a production or a
+        shadow variant. `invert=True` makes it disagree: its real answers are 1 - p for each churn probability p
+        its model answers (a shadow's errors and answers never reach the client; see patches.Behaviour)."""
+        self.state.behaviours[model_package_arn] = patches.Behaviour(error_rate, latency_ms, invert)
 
     def fail_pipeline_step(self, step_name: str, reason: str = CAPACITY_ERROR, times: int | None = 1) -> None:
         """The pipeline step's next `times` attempts (all of them when None) fail with this reason."""
@@ -175,9 +184,14 @@ class Sandbox:
         """
         return autoscaling.autoscale(ACCOUNT_ID, REGION, endpoint_name, variant_name, instance_count, under_way)
 
-    def start_traffic(self, endpoint_name: str, per_minute: int = 600) -> None:
-        """Requests reach the endpoint from now on; each variant's metrics feed the alarms."""
-        self._traffic.append(patches.Traffic(ACCOUNT_ID, REGION, endpoint_name, per_minute).start())
+    def start_traffic(self, endpoint_name: str, per_minute: int = 600) -> patches.Traffic:
+        """Requests reach the endpoint from now on, until the sandbox stops: each variant's synthetic metrics for
+        `per_minute` requests every compressed minute feed the alarms, and max(1, per_minute // 300) real requests
+        per compressed minute (rows of the shipped dataset; 33 a second at the defaults) are answered, copied to a
+        shadow and captured as a client's are (patches.Traffic)."""
+        traffic = patches.Traffic(ACCOUNT_ID, REGION, endpoint_name, per_minute).start()
+        self._traffic.append(traffic)
+        return traffic
 
     def client(self, service: str) -> Any:
         return patches.create_client(service, REGION)

@@ -198,9 +198,9 @@ def monitor(sandbox: Sandbox, stack: Stack, label: str) -> None:
 
 def retrain_on_drift(sandbox: Sandbox, stack: Stack, read: Callable[[], list[dict[str, Any]]]) -> None:
     send_customers(sandbox, stack, shift=0.0)
-    monitor(sandbox, stack, "1,000 customers like the training data")
+    monitor(sandbox, stack, "1,000 customers like the training data (beside the background traffic)")
     send_customers(sandbox, stack, shift=1.0)
-    monitor(sandbox, stack, "1,000 customers of a shifted population")
+    monitor(sandbox, stack, "1,000 customers of a shifted population (beside the background traffic)")
     alarm = f"{stack.project}-drift-score"
     sandbox.slow_pipeline_steps(0.5)  # training takes time: another drift alarm fires meanwhile
     say(f"    {alarm}: {wait_for_alarm(sandbox, alarm)} (threshold 0.2) -> the retrain workflow starts")
@@ -303,6 +303,7 @@ def run() -> int:
         step(3, "A reviewer approves version 2: canary in steps, baked, promoted")
         sandbox.start_traffic(stack.endpoint_name, per_minute=600)
         say("    requests flow: 600 a minute, per-variant metrics feed the guard alarms")
+        say("    33 a second are real requests: answered by the model and captured")
         since = time.monotonic()
         execution = approve_and_follow(sandbox, stack, world.pending_version_arn)
         sandbox.settle()

@@ -23,7 +23,10 @@ moto and AWS that the product meets; the product code itself never imports the s
      remove or re-type a variant registered with Application Auto Scaling; a weights/capacities change
      shows the desired values at once and makes them current when InService. A network-isolated model
      whose container fetches its code from S3 (SAGEMAKER_SUBMIT_DIRECTORY s3://...) never starts: the
-     endpoint's creation fails, an update fails leaving the previous config serving.
+     endpoint's creation fails, an update fails leaving the previous config serving. Endpoint configs keep
+     their ShadowProductionVariants (moto drops them; one production and one shadow variant at most, none
+     for serverless, asynchronous, Inf1, Elastic Inference, multi-container or multi-model endpoints), and
+     DescribeEndpoint shows the endpoint's shadow variant, changed by UpdateEndpoint as the others are.
   4b. Application Auto Scaling (sandbox/autoscaling.py): registering a variant moves its instance count into
      [MinCapacity, MaxCapacity]; deregistering deletes the target's policies and scheduled actions; a test
      can ask for a policy's scaling activity (Sandbox.autoscale).
@@ -33,9 +36,12 @@ moto and AWS that the product meets; the product code itself never imports the s
      cause; Wait states, retry intervals and endpoint transitions run on compressed time.
   7. CloudWatch alarms and SageMaker pipelines created by CloudFormation (moto has neither).
   8. Endpoints answer InvokeEndpoint with the served model's real predictions
-     (sandbox/serving.py) and publish per-variant metrics; alarms evaluate them.
+     (sandbox/serving.py) from a production variant, copying a share of the requests to a shadow variant
+     whose answers and errors never reach the client; a version can be made to fail, to be slow, or to
+     disagree (1 - p). Each variant publishes per-variant metrics; alarms evaluate them. Background traffic
+     (Traffic) publishes synthetic per-minute metrics and sends real requests of the shipped dataset.
   8b. Endpoint configs with DataCaptureConfig capture a sample of requests and answers to S3 in
-     SageMaker's JSON Lines format (sandbox/capture.py).
+     SageMaker's JSON Lines format (sandbox/capture.py), each variant under its own name, a shadow's too.
   9. SageMaker Pipelines run for real (sandbox/pipeline_runner.py): StartPipelineExecution
      (idempotent per ClientRequestToken) runs the definition's steps locally;
      DescribePipelineExecution tells the outcome and its FailureReason; ListPipelineExecutionSteps
@@ -59,6 +65,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import csv
 import functools
 import importlib
 import io
@@ -126,6 +133,8 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  
 from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker  # noqa: E402
 
+from pipeline import dataset  # noqa: E402
+
 from . import autoscaling, capture, faults, pipeline_runner, serving, sfn_errors  # noqa: E402
 
 
@@ -143,10 +152,17 @@ class Invocation:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """How a model version answers in the sandbox."""
+    """How a model version answers in the sandbox.
+
+    error_rate: the share of its requests it fails (ModelError, HTTP 500 from the variant);
+    latency_ms: its ModelLatency in the published metrics;
+    invert: its real answers become 1 - p for every probability p the served model answers (text/csv lines,
+    application/json lists; serving.inverted), so it disagrees with a normal version on every request.
+    """
 
     error_rate: float = 0.0
     latency_ms: float = 20.0
+    invert: bool = False
 
 
 HEALTHY = Behaviour()
@@ -565,7 +581,9 @@ def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, 
 # "SageMaker Endpoint State Change" as AWS documents it (SageMaker developer guide, "Events that Amazon SageMaker
 # AI sends to Amazon EventBridge", endpoint state change; tests/aws_events/ keeps the example): EndpointStatus
 # in UPPER_SNAKE from the documented list, CreationTime and LastModifiedTime as epoch-millisecond numbers, the
-# variants' desired weights and counts as numbers, Tags as an object.
+# variants' desired weights and counts as numbers, Tags as an object. Sandbox choice: the event lists the
+# production variants only, as the documented example does; a shadow variant appears in DescribeEndpoint
+# (ShadowProductionVariants), not in the event (AWS documents no shadow member for it).
 EVENT_ENDPOINT_STATUS = {
     "Creating": "CREATING",
     "Updating": "UPDATING",
@@ -692,11 +710,112 @@ def _create_model_response(self: Any) -> Any:
     return result
 
 
-def _create_endpoint_config(self: Any, *args: Any, **kwargs: Any) -> Any:
+def _create_endpoint_config(
+    self: Any, *args: Any, shadow_production_variants: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> Any:
     name = kwargs.get("endpoint_config_name", args[0] if args else "")
     if name in self.endpoint_configs:
         _refuse_existing("endpoint configuration", self.endpoint_configs[name].endpoint_config_arn)
-    return _original_create_endpoint_config(self, *args, **kwargs)
+    shadows = list(shadow_production_variants or [])
+    if shadows:
+        production = kwargs.get("production_variants", args[1] if len(args) > 1 else None) or []
+        _refuse_shadow_config(production, shadows, kwargs.get("async_inference_config"))
+    config = _original_create_endpoint_config(self, *args, **kwargs)
+    if shadows:
+        try:  # the shadow variants pass what moto checks of a production variant: instance type, model
+            config.validate_production_variants(shadows)
+            self.validate_production_variants(shadows)
+            _refuse_shadow_models(self, [*config.production_variants, *shadows])
+        except Exception:
+            del self.endpoint_configs[name]
+            raise
+    # moto 5.2.5 drops ShadowProductionVariants; kept here, DescribeEndpointConfig answers them (moto's response
+    # object is the config's attributes, camel-cased; None is left out, as for a config without a shadow)
+    config.shadow_production_variants = shadows or None
+    return config
+
+
+# CreateEndpointConfig's ShadowProductionVariants: "If you use this field, you can only specify one variant for
+# ProductionVariants and one variant for ShadowProductionVariants." (botocore's sagemaker model,
+# CreateEndpointConfigInput); "SageMaker AI supports a maximum of one shadow variant per endpoint. For an endpoint
+# with a shadow variant, there can be a maximum of one production variant." (SageMaker developer guide, "Create a
+# shadow test", https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html). "If your endpoint uses
+# any of the following features you cannot use shadow tests on your endpoint, and your request to setup shadow
+# tests will lead to validation errors": serverless inference, asynchronous inference, Marketplace containers,
+# multiple-containers endpoints, multi-model endpoints, Inf1 (Inferentia-based) instances, Amazon Elastic
+# Inference (SageMaker developer guide, shadow tests, "Exclusions",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclusions.html). The sandbox refuses each of them
+# it can tell from the request and the models (not Marketplace containers), with a ValidationException.
+# Sandbox choices: the messages are the sandbox's own (no public source quotes SageMaker's); a shadow variant named
+# like the production variant is refused too (AWS is silent; the two would share metrics and capture paths).
+def _refuse_shadow_config(
+    production: list[dict[str, Any]], shadows: list[dict[str, Any]], async_inference_config: Any
+) -> None:
+    def refuse(reason: str) -> None:
+        raise sagemaker_models.ValidationError(message=f"Invalid ShadowProductionVariants: {reason}")
+
+    if len(shadows) > 1:
+        refuse(f"{len(shadows)} shadow variants given; an endpoint config supports a maximum of one shadow variant.")
+    if len(production) > 1:
+        refuse(
+            f"{len(production)} production variants given; an endpoint config with a shadow variant can have a "
+            "maximum of one production variant."
+        )
+    names = [variant.get("VariantName") for variant in [*production, *shadows]]
+    if len(set(names)) < len(names):
+        refuse(f'the shadow variant "{shadows[0].get("VariantName")}" has the name of the production variant.')
+    if async_inference_config:
+        refuse("asynchronous inference (AsyncInferenceConfig) does not support shadow variants.")
+    for variant in [*production, *shadows]:
+        if variant.get("ServerlessConfig"):
+            refuse(
+                f'variant "{variant.get("VariantName")}" is serverless; serverless inference does not support '
+                "shadow variants."
+            )
+        if str(variant.get("InstanceType", "")).startswith("ml.inf1."):
+            refuse(f'variant "{variant.get("VariantName")}" uses Inf1 instances, which do not support shadow variants.')
+        if variant.get("AcceleratorType"):
+            refuse(
+                f'variant "{variant.get("VariantName")}" uses Elastic Inference, which does not support shadow '
+                "variants."
+            )
+
+
+def _refuse_shadow_models(backend: Any, variants: list[dict[str, Any]]) -> None:
+    for variant in variants:
+        model = backend._models.get(variant.get("ModelName", ""))
+        containers = (model.containers or [model.primary_container or {}]) if model else [{}]
+        if len(containers) > 1:
+            problem = "hosts several containers (a multiple-containers endpoint)"
+        elif (containers[0] or {}).get("Mode") == "MultiModel":
+            problem = "is a multi-model container (Mode MultiModel)"
+        else:
+            continue
+        raise sagemaker_models.ValidationError(
+            message=f'Invalid ShadowProductionVariants: the model of variant "{variant.get("VariantName")}" {problem}, '
+            "which does not support shadow variants."
+        )
+
+
+def _create_endpoint_config_response(self: Any) -> Any:
+    """moto 5.2.5 reads no ShadowProductionVariants: passed on to the backend."""
+    config = self.sagemaker_backend.create_endpoint_config(
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+        async_inference_config=self._get_param("AsyncInferenceConfig"),
+        production_variants=self._get_param("ProductionVariants"),
+        data_capture_config=self._get_param("DataCaptureConfig"),
+        tags=self._get_param("Tags"),
+        kms_key_id=self._get_param("KmsKeyId"),
+        shadow_production_variants=self._get_param("ShadowProductionVariants"),
+    )
+    return sagemaker_responses.ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
+
+
+def shadow_variants(config: Any) -> list[dict[str, Any]]:
+    """An endpoint config's ShadowProductionVariants (the config object or its DescribeEndpointConfig shape)."""
+    if isinstance(config, dict):
+        return list(config.get("ShadowProductionVariants") or [])
+    return list(getattr(config, "shadow_production_variants", None) or [])
 
 
 # A model with network isolation cannot fetch its code from S3. "If you enable network isolation, the containers
@@ -710,7 +829,9 @@ def _create_endpoint_config(self: Any, *args: Any, **kwargs: Any) -> Any:
 # cause a CloudWatch log would show. Code packed in the model artifact (SAGEMAKER_SUBMIT_DIRECTORY a local path,
 # e.g. /opt/ml/model/code, or absent) starts fine.
 # Sandbox choice: a container naming ModelPackageName runs the package's InferenceSpecification containers, with
-# the container's own Environment entries over the package's.
+# the container's own Environment entries over the package's. Sandbox choice: a shadow variant's model is
+# provisioned with the endpoint as a production variant's is, so the same failure applies, naming the shadow
+# variant in the same words (AWS documents no message of its own for a shadow variant).
 def _containers_of(backend: Any, model: Any) -> list[dict[str, Any]]:
     containers = []
     for container in model.containers or [model.primary_container or {}]:
@@ -732,7 +853,7 @@ def _containers_of(backend: Any, model: Any) -> list[dict[str, Any]]:
 
 def _isolation_failure(backend: Any, config: dict[str, Any]) -> str | None:
     """Why a deployment of this endpoint config cannot start (a network-isolated model fetching code from S3)."""
-    for variant in config.get("ProductionVariants") or []:
+    for variant in [*(config.get("ProductionVariants") or []), *shadow_variants(config)]:
         model = backend._models.get(variant.get("ModelName", ""))
         if model is None or not getattr(model, "enable_network_isolation", False):
             continue
@@ -754,7 +875,12 @@ def _create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, t
         _refuse_existing("endpoint", self.endpoints[endpoint_name].arn)
     endpoint = _original_create_endpoint(self, endpoint_name, endpoint_config_name, tags)
     endpoint.pending_deployment_summary = None
-    failure = _isolation_failure(self, self.describe_endpoint_config(endpoint_config_name))
+    config = self.describe_endpoint_config(endpoint_config_name)
+    # DescribeEndpoint's ShadowProductionVariants: ProductionVariantSummary objects, "one for each model that you want
+    # to host at this endpoint in shadow mode" (botocore's sagemaker model, DescribeEndpointOutput); None (left out
+    # of the answer) without a shadow
+    endpoint.shadow_production_variants = endpoint._process_production_variants(shadow_variants(config)) or None
+    failure = _isolation_failure(self, config)
     _transition(self, endpoint, "Creating", lambda: failure)
     return endpoint
 
@@ -770,14 +896,18 @@ def _create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, t
 # of the InitialInstanceCount field in the new EndpointConfig" (SageMaker developer guide, "Update endpoints that
 # use auto scaling", https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html).
 # Sandbox choice: the data capture configuration always comes from the new config (AWS documents no retention of
-# it), whatever RetainAllVariantProperties and ExcludeRetainedVariantProperties say.
+# it), whatever RetainAllVariantProperties and ExcludeRetainedVariantProperties say. Sandbox choice: a shadow
+# variant is retained by the same rule, from the endpoint's shadow variant of the same name (AWS documents
+# retention for variants without distinguishing shadows).
 def _variants_after_update(
-    endpoint: Any, config: dict[str, Any], retain: bool, excluded: set[str]
+    endpoint: Any, config: dict[str, Any], retain: bool, excluded: set[str], shadow: bool = False
 ) -> list[dict[str, Any]]:
-    variants = endpoint._process_production_variants(config["ProductionVariants"])
+    given = shadow_variants(config) if shadow else config["ProductionVariants"]
+    variants = endpoint._process_production_variants(given)
     if not retain:
         return variants
-    now = {variant["VariantName"]: variant for variant in endpoint.production_variants}
+    present = (getattr(endpoint, "shadow_production_variants", None) or []) if shadow else endpoint.production_variants
+    now = {variant["VariantName"]: variant for variant in present}
     for variant in variants:
         kept = now.get(variant["VariantName"])
         if kept is None:
@@ -806,6 +936,7 @@ def _update_endpoint_backend(
     autoscaling.refuse_update(self, endpoint, endpoint_config_name, config)
     excluded = {p.get("VariantPropertyType", "") for p in exclude_retained_variant_properties or []}
     variants = _variants_after_update(endpoint, config, retain_all_variant_properties, excluded)
+    shadows = _variants_after_update(endpoint, config, retain_all_variant_properties, excluded, shadow=True)
     failure = _isolation_failure(self, config)
 
     def finish() -> str | None:
@@ -813,22 +944,28 @@ def _update_endpoint_backend(
             return failure  # the new fleet never came up: the endpoint keeps serving its previous config
         endpoint.endpoint_config_name = endpoint_config_name
         endpoint.production_variants = variants
+        endpoint.shadow_production_variants = shadows or None  # a config without a shadow ends the shadow
         endpoint.data_capture_config = config.get("DataCaptureConfig")
         return None
 
     # DescribeEndpoint names the config being deployed while an update is under way (botocore's sagemaker
     # model, DescribeEndpointOutput.PendingDeploymentSummary: "returned when the endpoint is creating or
     # updating with a new endpoint configuration"), with each variant's desired capacity and weight
-    # (PendingProductionVariantSummary).
-    endpoint.pending_deployment_summary = {
-        "EndpointConfigName": endpoint_config_name,
-        "ProductionVariants": [
+    # (PendingProductionVariantSummary), the shadow variants' in ShadowProductionVariants (PendingDeploymentSummary:
+    # "one for each model hosted behind this endpoint in shadow mode ... for the in-progress deployment").
+    def pending(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
             {
                 "VariantName": variant["VariantName"],
                 **{key: variant[key] for key in ("DesiredInstanceCount", "DesiredWeight") if key in variant},
             }
-            for variant in variants
-        ],
+            for variant in summaries
+        ]
+
+    endpoint.pending_deployment_summary = {
+        "EndpointConfigName": endpoint_config_name,
+        "ProductionVariants": pending(variants),
+        **({"ShadowProductionVariants": pending(shadows)} if shadows else {}),
         "StartTime": datetime.now(UTC),
     }
     _transition(self, endpoint, "Updating", finish)
@@ -855,10 +992,22 @@ _CAPACITY_FIELDS = ("Weight", "InstanceCount")
 # sagemaker model, UpdateEndpointWeightsAndCapacities and ProductionVariantSummary). moto 5.2.5 applies both at
 # once and sets to None the one a request leaves out (a capacity-only change loses the weight): the sandbox keeps
 # what the request does not name, shows the desired values at once and makes them current when InService.
+# Sandbox choice: a shadow variant named in DesiredWeightsAndCapacities is refused with a ValidationException. AWS
+# documents the operation for "variants associated with an existing endpoint" and DesiredWeightAndCapacity as
+# "weight and capacity values for a production variant", saying nothing of shadow variants (botocore's sagemaker
+# model); a shadow's share and capacity change with UpdateEndpoint to another config.
 def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> str:
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is not None:
         _require_in_service(endpoint)
+        shadows = {variant["VariantName"] for variant in shadow_variants(endpoint)}
+        named = [i.get("VariantName") for i in desired_weights_and_capacities if i.get("VariantName") in shadows]
+        if named:
+            raise sagemaker_models.ValidationError(
+                message=f'The variant "{named[0]}" is a shadow variant of endpoint "{endpoint.arn}": '
+                "UpdateEndpointWeightsAndCapacities changes production variants only. Update the endpoint to an "
+                "endpoint configuration with the shadow variant's new weight or instance count instead."
+            )
     before = [dict(variant) for variant in endpoint.production_variants] if endpoint is not None else []
     arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)  # validates
     requested = {item.get("VariantName"): item for item in desired_weights_and_capacities}
@@ -891,21 +1040,48 @@ def _list_endpoints(self: Any, *args: Any, sort_order: str | None = None, **kwar
 
 
 # ------------------------------------------------------------------ 8. endpoints answer and are measured
-def _serving_variants(account: str, region: str, endpoint_name: str) -> list[tuple[str, float, str]]:
-    """(variant, current weight, model package ARN or '') for each variant of the endpoint."""
+@dataclass(frozen=True)
+class ServingVariant:
+    """A variant of an endpoint as it serves: its current weight and the model package its model runs."""
+
+    name: str
+    weight: float
+    package: str  # model package ARN, or ''
+    shadow: bool = False
+
+
+def _serving_variants(account: str, region: str, endpoint_name: str) -> list[ServingVariant]:
+    """The endpoint's production variants, then its shadow variant (if any)."""
     backend = sagemaker_models.sagemaker_backends[account][region]
     endpoint = backend.endpoints.get(endpoint_name)
     if endpoint is None:
         raise sagemaker_models.ValidationError(message=f"Endpoint {endpoint_name} not found.")
     config = backend.endpoint_configs[endpoint.endpoint_config_name]
-    models = {v["VariantName"]: v["ModelName"] for v in config.production_variants}
+    models = {v["VariantName"]: v["ModelName"] for v in [*config.production_variants, *shadow_variants(config)]}
     variants = []
-    for variant in endpoint.production_variants:
-        model = backend._models.get(models.get(variant["VariantName"], ""))
-        containers = (model.containers or [model.primary_container or {}]) if model else [{}]
-        package = (containers[0] or {}).get("ModelPackageName", "")
-        variants.append((variant["VariantName"], float(variant.get("CurrentWeight", 1.0)), package))
+    for shadow, summaries in ((False, endpoint.production_variants), (True, shadow_variants(endpoint))):
+        for variant in summaries:
+            model = backend._models.get(models.get(variant["VariantName"], ""))
+            containers = (model.containers or [model.primary_container or {}]) if model else [{}]
+            package = (containers[0] or {}).get("ModelPackageName", "")
+            # InitialVariantWeight "If unspecified, it defaults to 1.0" (botocore's sagemaker model, ProductionVariant)
+            weight = float(variant.get("CurrentWeight", 1.0))
+            variants.append(ServingVariant(variant["VariantName"], weight, package, shadow))
     return variants
+
+
+# The share of requests copied to a shadow variant. A shadow variant "receives a percentage of the incoming
+# requests, replicated from the production variant, but does not return any responses" (SageMaker developer
+# guide, "Create a shadow test", https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html); the
+# shadow test API names that percentage (ShadowModelVariantConfig.SamplingPercentage, botocore's sagemaker model),
+# an endpoint config's ShadowProductionVariants has no such field.
+# Sandbox choice: as public guides describe it, the shadow's variant weight relative to the production variant's
+# is the share mirrored (production 1 and shadow 0.1: 10%; equal weights: every request), so a request is copied
+# with probability min(1, shadow weight / production weight).
+def sampling_share(production: ServingVariant, shadow: ServingVariant) -> float:
+    if production.weight <= 0:
+        return 1.0 if shadow.weight > 0 else 0.0
+    return min(1.0, max(0.0, shadow.weight / production.weight))
 
 
 def create_client(service: str, region: str = "us-east-1") -> Any:
@@ -935,42 +1111,99 @@ def _serving_container(backend: Any, package_arn: str) -> dict[str, Any]:
     return dict(containers[0])
 
 
+# InvokeEndpoint on an endpoint with a shadow variant: the production variant "receives and responds to 100
+# percent of the incoming inference requests"; the shadow variant receives its share of them, "replicated from the
+# production variant, but does not return any responses"; "You can also optionally turn on Data Capture to log
+# requests and responses of your production and shadow variants" ("Create a shadow test", above). The answer's
+# x-Amzn-Invoked-Production-Variant ("Identifies the production variant that was invoked", botocore's
+# sagemaker-runtime model, InvokeEndpointOutput) names the production variant; the shadow's errors and latency
+# never reach the client. Data capture writes each variant's records under its own name
+# (<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/, sandbox/capture.py), each at InitialSamplingPercentage.
+# Sandbox choices (AWS documents none of these):
+#   - the copy is made whether or not the production variant answers (the request reached the endpoint), and is
+#     answered in the request's own thread before the answer returns (a few milliseconds of the emulator's own
+#     work; the shadow's Behaviour.latency_ms is never added);
+#   - a shadow's failure (its Behaviour's error_rate, or its model refusing the request) never reaches the client
+#     and writes no capture record; its metrics count the error_rate's share (publish_minute, synthetic);
+#   - AWS documents no field linking a production record to its shadow copy: each record has its own eventId; the
+#     copy's record holds the same endpointInput and the same inferenceTime (the request's time), and does not
+#     carry the client's InferenceId, which only the production variant's record has.
 def _invoke_endpoint(
-    self: Any, endpoint_name: str, body: bytes, content_type: str = "text/csv", accept: str = "text/csv"
+    self: Any,
+    endpoint_name: str,
+    body: bytes,
+    content_type: str = "text/csv",
+    accept: str = "text/csv",
+    inference_id: str | None = None,
 ) -> tuple[bytes, str, str]:
-    variants = [v for v in _serving_variants(self.account_id, self.region_name, endpoint_name) if v[1] > 0]
-    if not variants:
+    backend = sagemaker_models.sagemaker_backends[self.account_id][self.region_name]
+    variants = _serving_variants(self.account_id, self.region_name, endpoint_name)
+    production = [v for v in variants if not v.shadow and v.weight > 0]
+    if not production:
         raise sagemaker_models.ValidationError(message=f"Endpoint {endpoint_name} has no variant taking traffic.")
-    name, _, package = random.choices(variants, weights=[v[1] for v in variants])[0]
-    behaviour = STATE.behaviours.get(package, HEALTHY)
+    chosen = random.choices(production, weights=[v.weight for v in production])[0]
+    config = backend.endpoint_configs[backend.endpoints[endpoint_name].endpoint_config_name]
+    capture_config = config.data_capture_config or {}
+    at = datetime.now(UTC)
+    try:
+        answer, answer_type = _answer(
+            backend, capture_config, endpoint_name, chosen, body, content_type, accept, at, inference_id
+        )
+        return answer, answer_type, chosen.name
+    finally:
+        for shadow in (v for v in variants if v.shadow):
+            if random.random() < sampling_share(chosen, shadow):
+                with contextlib.suppress(Exception):  # never reaches the client
+                    _answer(backend, capture_config, endpoint_name, shadow, body, content_type, accept, at, None)
+
+
+def _answer(
+    backend: Any,
+    capture_config: dict[str, Any],
+    endpoint_name: str,
+    variant: ServingVariant,
+    body: bytes,
+    content_type: str,
+    accept: str,
+    at: datetime,
+    inference_id: str | None,
+) -> tuple[bytes, str]:
+    """One variant's answer to the request, captured when the endpoint captures."""
+    behaviour = STATE.behaviours.get(variant.package, HEALTHY)
     if random.random() < behaviour.error_rate:
-        raise JsonRESTError("ModelError", f"Received server error (500) from variant {name}")
-    container = _serving_container(sagemaker_models.sagemaker_backends[self.account_id][self.region_name], package)
+        raise JsonRESTError("ModelError", f"Received server error (500) from variant {variant.name}")
+    container = _serving_container(backend, variant.package)
     if not SERVED.servable(container):
-        return json.dumps({"variant": name, "model_package": package}).encode(), "application/json", name
+        return json.dumps({"variant": variant.name, "model_package": variant.package}).encode(), "application/json"
     try:
         answer, answer_type = SERVED.invoke(container, body, content_type, accept)
     except serving.ModelError as error:
-        raise JsonRESTError("ModelError", f"Received client error (400) from variant {name}: {error}") from error
-    backend = sagemaker_models.sagemaker_backends[self.account_id][self.region_name]
-    config = backend.endpoint_configs[backend.endpoints[endpoint_name].endpoint_config_name]
-    CAPTURES.record(config.data_capture_config or {}, endpoint_name, name, body, content_type, answer, answer_type)
-    return answer, answer_type, name
+        message = f"Received client error (400) from variant {variant.name}: {error}"
+        raise JsonRESTError("ModelError", message) from error
+    if behaviour.invert:
+        answer = serving.inverted(answer, answer_type)
+    CAPTURES.record(
+        capture_config, endpoint_name, variant.name, body, content_type, answer, answer_type, at, inference_id
+    )
+    return answer, answer_type
 
 
 def _invoke_endpoint_response(self: Any) -> Any:
-    """moto reads the endpoint name from the body; the REST API carries it in the path."""
+    """moto reads the endpoint name from the body; the REST API carries it in the path. InferenceId comes in the
+    X-Amzn-SageMaker-Inference-Id header (botocore's sagemaker-runtime model, InvokeEndpointInput.InferenceId: "If
+    you provide a value, it is added to the captured data when you enable data capture on the endpoint")."""
     endpoint_name = self.path.split("/")[2]
     body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
     content_type = self.headers.get("Content-Type") or "text/csv"
     accept = self.headers.get("Accept") or content_type
+    inference_id = self.headers.get("X-Amzn-SageMaker-Inference-Id") or None
     answer, answer_type, variant = self.sagemakerruntime_backend.invoke_endpoint(
-        endpoint_name, body, content_type, accept
+        endpoint_name, body, content_type, accept, inference_id
     )
     return 200, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}, answer
 
 
-def _datapoints(variant: str, weight: float, behaviour: Behaviour, per_minute: int) -> dict[str, float]:
+def _datapoints(weight: float, behaviour: Behaviour, per_minute: int) -> dict[str, float]:
     requests = round(per_minute * weight)
     return {
         "Invocations": requests,
@@ -980,14 +1213,33 @@ def _datapoints(variant: str, weight: float, behaviour: Behaviour, per_minute: i
 
 
 def publish_minute(account: str, region: str, endpoint_name: str, per_minute: int) -> None:
-    """One (compressed) minute of traffic: each variant's AWS/SageMaker metrics, then alarm evaluation."""
+    """One (compressed) minute of traffic: each variant's AWS/SageMaker metrics, then alarm evaluation.
+
+    A production variant's requests are `per_minute` x its weight; a shadow variant's, the requests copied to it:
+    `per_minute` x its sampling share (sampling_share), with errors and latency from its own Behaviour. A shadow
+    variant has its own endpoint invocation metrics (Invocations, ModelLatency, Invocation5XXErrors...: "a live
+    dashboard comparing the operational metrics like model latency, and error rate aggregated, of the production
+    and shadow variants", "CloudWatch metrics that you can use to analyse the performance of your variant";
+    SageMaker developer guide, "Monitor a shadow test",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-view-monitor-edit-dashboard.html), under the
+    same dimensions as any variant's (EndpointName, VariantName). Variants that receive nothing (weight or share 0)
+    publish nothing.
+    """
     cloudwatch = cloudwatch_models.cloudwatch_backends[account][region]
     now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps metric timestamps as naive UTC
-    for variant, weight, package in _serving_variants(account, region, endpoint_name):
-        if weight <= 0:
+    variants = _serving_variants(account, region, endpoint_name)
+    production = [v for v in variants if not v.shadow]
+    for variant in variants:
+        share = variant.weight
+        if variant.shadow:
+            share = max((sampling_share(p, variant) for p in production if p.weight > 0), default=0.0)
+        if share <= 0:
             continue
-        values = _datapoints(variant, weight, STATE.behaviours.get(package, HEALTHY), per_minute)
-        dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
+        values = _datapoints(share, STATE.behaviours.get(variant.package, HEALTHY), per_minute)
+        dimensions = [
+            {"Name": "EndpointName", "Value": endpoint_name},
+            {"Name": "VariantName", "Value": variant.name},
+        ]
         cloudwatch.put_metric_data(
             "AWS/SageMaker",
             [
@@ -1006,6 +1258,31 @@ _COMPARE = {
 }
 
 
+_RECENT_MARGIN_SECONDS = 2.0
+_RECENT_LOCK = threading.Lock()
+
+
+def _recent_metric_data(cloudwatch: Any, seconds: float) -> list[Any]:
+    """The datapoints put in the last `seconds` (real time, plus a margin), oldest first.
+
+    moto keeps every datapoint ever put, in the order put: scanning them all for every alarm every compressed
+    minute cost a growing share of a core (4% more every 10 s of background traffic, a whole core after a few
+    minutes). A datapoint put earlier than that is older than any alarm's window (its timestamp is never later
+    than when it was put), so it is skipped: the backend remembers how many datapoints it held at each evaluation.
+    """
+    with _RECENT_LOCK:  # (one traffic thread per endpoint evaluates)
+        now, data = time.monotonic(), cloudwatch.metric_data
+        checkpoints: list[tuple[float, int]] = cloudwatch.__dict__.setdefault("_sandbox_checkpoints", [])
+        cutoff = now - seconds - _RECENT_MARGIN_SECONDS
+        start = 0
+        while checkpoints and checkpoints[0][0] <= cutoff:
+            start = checkpoints.pop(0)[1]  # held before the cutoff: put earlier than the window reaches
+        if start:
+            checkpoints.insert(0, (cutoff, start))
+        checkpoints.append((now, len(data)))
+        return list(data[start:])
+
+
 def evaluate_alarms(cloudwatch: Any) -> None:
     """Metric alarms over their last period (compressed), as CloudWatch would: state changes emit events."""
     horizon = datetime.now(UTC).timestamp()
@@ -1013,14 +1290,14 @@ def evaluate_alarms(cloudwatch: Any) -> None:
     def age(moment: datetime) -> float:
         return horizon - (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
-    for alarm in list(cloudwatch.alarms.values()):
-        if not alarm.metric_name or alarm.comparison_operator not in _COMPARE:
-            continue
-        window = float(alarm.period) * int(alarm.evaluation_periods) * STATE.time_scale
+    alarms = [a for a in cloudwatch.alarms.values() if a.metric_name and a.comparison_operator in _COMPARE]
+    windows = [float(a.period) * int(a.evaluation_periods) * STATE.time_scale for a in alarms]
+    recent = _recent_metric_data(cloudwatch, max(windows, default=0.0))
+    for alarm, window in zip(alarms, windows, strict=True):
         wanted = {(d.name, d.value) for d in alarm.dimensions}
         values = [
             datum.value
-            for datum in cloudwatch.metric_data
+            for datum in recent
             if datum.namespace == alarm.namespace
             and datum.name == alarm.metric_name
             and hasattr(datum, "value")
@@ -1040,26 +1317,85 @@ def evaluate_alarms(cloudwatch: Any) -> None:
             cloudwatch.set_alarm_state(alarm.name, reason, None, state)
 
 
+@functools.cache
+def traffic_bodies() -> tuple[bytes, ...]:
+    """The shipped dataset's customers as a client sends them (pipeline/data/churn.csv): one text/csv row each,
+    every column but the label, in the file's order, no header (the serving code's text/csv input)."""
+    with dataset.DATA_PATH.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        keep = [i for i, column in enumerate(header) if column != dataset.LABEL]
+        bodies = []
+        for row in reader:
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow([row[i] for i in keep])
+            bodies.append(line.getvalue().encode())
+    return tuple(bodies)
+
+
+# Real requests per compressed minute: one per REQUESTS_PER_REAL_REQUEST of the traffic's nominal requests.
+# Measured on the project's 2-core machine, with a shadow variant (two predictions a request): one real request per
+# 100 nominal ones (100 a second at the defaults) saturated a core and reached only ~35 a second; one per 300 (33 a
+# second) reaches ~32 a second for 0.4-0.6 of a core while the models predict (12-17 ms of CPU a request), ~0.15
+# once their answers are kept (serving.ANSWERS_KEPT: after one pass over the 3,000 customers, 90 s), and gives a
+# 5-second shadow ~160 pairs of captured records.
+REQUESTS_PER_REAL_REQUEST = 300
+
+
 class Traffic:
-    """Requests reaching an endpoint, as per-minute metrics on the compressed clock, until stopped."""
+    """Requests reaching an endpoint, until stopped: per-minute metrics and real requests, on the compressed clock.
+
+    Every compressed minute (60 s x the time scale) publishes each variant's synthetic metrics for `per_minute`
+    requests (publish_minute). Meanwhile real requests go through the patched InvokeEndpoint, as a client's do
+    (sagemaker-runtime client, text/csv, one customer of the shipped dataset each, in the file's order): max(1,
+    per_minute // REQUESTS_PER_REAL_REQUEST) per compressed minute, evenly spaced, so the production variant
+    answers, a shadow variant gets its copies and data capture records them for real. With the defaults (600 a
+    minute, time scale 0.001) that is 2 every 60 ms, 33 a second, or fewer: a request is never sent before the
+    previous one is answered, and time lost is not made up. The metrics do not count the real requests (they are
+    synthetic, per compressed minute).
+    """
 
     def __init__(self, account: str, region: str, endpoint_name: str, per_minute: int) -> None:
         self._args = (account, region, endpoint_name, per_minute)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"traffic-metrics-{endpoint_name}")
+        self._requests = threading.Thread(target=self._send, daemon=True, name=f"traffic-requests-{endpoint_name}")
+        self.sent = 0  # real requests sent (answered or not)
+
+    @property
+    def requests_per_minute(self) -> int:
+        """Real requests per compressed minute."""
+        return max(1, self._args[3] // REQUESTS_PER_REAL_REQUEST)
 
     def _run(self) -> None:
         while not self._stop.wait(60 * STATE.time_scale):
             with contextlib.suppress(Exception):  # an endpoint being replaced answers nothing for a moment
                 publish_minute(*self._args)
 
+    def _send(self) -> None:
+        _, region, endpoint_name, _ = self._args
+        runtime = create_client("sagemaker-runtime", region)
+        bodies = traffic_bodies()
+        interval = 60 * STATE.time_scale / self.requests_per_minute
+        due = time.monotonic()
+        while not self._stop.is_set():
+            body = bodies[self.sent % len(bodies)]
+            with contextlib.suppress(Exception):  # a model error, an endpoint being created or replaced...
+                runtime.invoke_endpoint(EndpointName=endpoint_name, ContentType="text/csv", Body=body)
+            self.sent += 1
+            due = max(due + interval, time.monotonic())  # late: the next one now, no catching up
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
+
     def start(self) -> Traffic:
         self._thread.start()
+        self._requests.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self._requests.join(timeout=5)
 
 
 # ------------------------------------------------------------------ 5. state machines from CloudFormation
@@ -1621,6 +1957,7 @@ def install() -> SandboxState:
     sagemaker_models.SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights
     sagemaker_responses.SageMakerResponse.update_endpoint = _update_endpoint_response
     sagemaker_responses.SageMakerResponse.create_model = _create_model_response
+    sagemaker_responses.SageMakerResponse.create_endpoint_config = _create_endpoint_config_response
     autoscaling.install()
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)

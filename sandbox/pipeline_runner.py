@@ -10,6 +10,9 @@ substitutions) and does what each step asks, for real:
   Condition   evaluated (JsonGet reads the property file from S3), then its IfSteps or ElseSteps;
   RegisterModel  CreateModelPackage with the resolved arguments;
   Fail        the execution ends Failed with the step's message as its reason.
+A step's arguments take the execution's parameter values (those given to StartPipelineExecution, else the
+definition's defaults) wherever the definition says {"Get": "Parameters.<name>"}: FlipLabels, for one, reaches
+preprocess.py as its --flip-labels argument, so a run with FlipLabels "true" trains on inverted labels.
 Each step and the execution emit SageMaker's status-change events and are listed by
 ListPipelineExecutionSteps. A scenario can make a step fail (`inject_failure`), once or always,
 also over the AWS API: a JSON list [{"step": "Train", "reason": "...", "times": 1}] put at

@@ -4,10 +4,15 @@ The stack and its seeded world live in this process; requests arriving over HTTP
 same emulated services, so approving a version with the AWS CLI runs the approval function and
 the deploy workflow here. Port: SANDBOX_PORT (default 4599; 0 picks a free one).
 
-Time runs 1000x faster than on AWS, except each canary bake, which lasts SANDBOX_BAKE_SECONDS real
-seconds (default 5) so that a person can watch the weights move and set a guard alarm meanwhile.
-Requests reach the endpoint (SANDBOX_TRAFFIC_PER_MINUTE, default 600) and feed the guard alarms; the
-versions listed in SANDBOX_FAULTY_VERSIONS (e.g. "3") answer half of them with 5XX errors.
+Time runs 1000x faster than on AWS, except each canary bake and the shadow, which last
+SANDBOX_BAKE_SECONDS real seconds (default 5) so that a person can watch the weights move and set a
+guard alarm meanwhile. An approved version is deployed with SANDBOX_DEPLOYMENT_STRATEGY (the stack's
+DeploymentStrategy: "Canary", the default, or "Shadow": it first answers copies of the live requests,
+compared with the live version's answers). Requests reach the endpoint (SANDBOX_TRAFFIC_PER_MINUTE,
+default 600): each variant's metrics for that many a minute feed the guard alarms, and one real request
+per 300 of them (33 a second at the default) is answered, copied to a shadow and captured. The versions
+listed in SANDBOX_FAULTY_VERSIONS (e.g. "3") answer half of their requests with 5XX errors; those in
+SANDBOX_DISAGREEING_VERSIONS answer 1 - p for every probability p (they disagree with the others).
 
 The training pipeline runs for real; its processing and training steps last at least
 SANDBOX_PIPELINE_STEP_SECONDS (default 2), so a retrain takes a few seconds. Drift alarms respect a
@@ -39,9 +44,13 @@ def main() -> int:
     sandbox = Sandbox().start()
     bake_seconds = float(os.environ.get("SANDBOX_BAKE_SECONDS", "5"))
     cooldown = os.environ.get("SANDBOX_RETRAIN_COOLDOWN_SECONDS", "60")
+    strategy = os.environ.get("SANDBOX_DEPLOYMENT_STRATEGY", "Canary")
+    bake = str(max(60, round(bake_seconds / sandbox.time_scale)))  # AWS seconds: the sandbox's clock runs 1000x
     stack = sandbox.deploy_stack(
         project,
-        BakeSeconds=str(max(60, round(bake_seconds / sandbox.time_scale))),
+        BakeSeconds=bake,
+        ShadowSeconds=bake,
+        DeploymentStrategy=strategy,
         RetrainCooldownSeconds=cooldown,
         MaxRetrainsPerDay=os.environ.get("SANDBOX_MAX_RETRAINS_PER_DAY", "3"),
     )
@@ -66,6 +75,9 @@ def main() -> int:
     faulty = [v.strip() for v in os.environ.get("SANDBOX_FAULTY_VERSIONS", "").split(",") if v.strip()]
     for version in faulty:
         sandbox.behave(f"{world.live_version_arn.rsplit('/', 1)[0]}/{version}", error_rate=0.5)
+    disagreeing = [v.strip() for v in os.environ.get("SANDBOX_DISAGREEING_VERSIONS", "").split(",") if v.strip()]
+    for version in disagreeing:
+        sandbox.behave(f"{world.live_version_arn.rsplit('/', 1)[0]}/{version}", invert=True)
     sandbox.start_traffic(stack.endpoint_name, per_minute=int(os.environ.get("SANDBOX_TRAFFIC_PER_MINUTE", "600")))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -81,15 +93,18 @@ Credentials are not checked; any will do, e.g.
 Live on {stack.endpoint_name}: {world.live_version_arn}
 Pending approval:      {world.pending_version_arn}
                        {another}
-Each canary step bakes {bake_seconds:g} s (SANDBOX_BAKE_SECONDS); everything else runs 1000x faster than on AWS.
-Requests flow to the endpoint and feed the guard alarms.
+Deployment strategy (SANDBOX_DEPLOYMENT_STRATEGY): {strategy}
+Each canary step bakes, and a shadow lasts, {bake_seconds:g} s (SANDBOX_BAKE_SECONDS); everything else runs 1000x
+faster than on AWS.
+Requests flow to the endpoint and feed the guard alarms; real ones are answered and captured (a shadow gets copies).
 Faulty versions (SANDBOX_FAULTY_VERSIONS): {", ".join(faulty) or "none"}
+Disagreeing versions (SANDBOX_DISAGREEING_VERSIONS): {", ".join(disagreeing) or "none"}
 
 Approve the pending version (the approval event starts the deploy workflow):
   {aws} sagemaker update-model-package --model-package-arn {world.pending_version_arn} --model-approval-status Approved
-Watch the candidate's share of traffic grow (10% -> 50% -> 100%):
+Watch the candidate's share of traffic grow (10% -> 50% -> 100%), after its shadow with the Shadow strategy:
   {aws} sagemaker describe-endpoint --endpoint-name {stack.endpoint_name} \\
-      --query "ProductionVariants[].[VariantName,CurrentWeight]"
+      --query "[ProductionVariants[].[VariantName,CurrentWeight], ShadowProductionVariants[].VariantName]"
   {aws} stepfunctions list-executions --state-machine-arn {stack.deploy_state_machine_arn}
 During a bake, make the candidate's guard alarm fire (the candidate is Green, then Blue, alternating):
   {aws} cloudwatch set-alarm-state --alarm-name {project}-canary-5xx-Green \\

@@ -5,6 +5,8 @@ artifact bucket (as `make publish` does). The model package group holds version 
 deployed to the endpoint through the real approval -> deploy path) and version 2
 (PendingManualApproval, waiting for a human). Both are real models: the pipeline's own scripts
 trained them on the shipped data (once per process), so the endpoint answers with predictions.
+A version registered with `flip_labels=True` was trained on the labels turned upside down (the pipeline's
+FlipLabels): it passes the quality gate, yet disagrees with the others on every customer.
 """
 
 from __future__ import annotations
@@ -38,11 +40,11 @@ class TrainedModel:
 
 
 @functools.cache
-def trained_model() -> TrainedModel:
-    """Preprocess, train and evaluate with the pipeline's scripts on the shipped data, once."""
+def trained_model(flip_labels: bool = False) -> TrainedModel:
+    """Preprocess, train and evaluate with the pipeline's scripts on the shipped data, once (per `flip_labels`)."""
     with tempfile.TemporaryDirectory(prefix="sandbox-seed-") as root:
         work = Path(root)
-        local.run_scripts(publish.DATA, work)
+        local.run_scripts(publish.DATA, work, flip_labels=flip_labels)
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w:gz") as tar:  # the model directory, code/ included
             for file in sorted((work / "model").rglob("*")):
@@ -67,12 +69,16 @@ def registration_template(sandbox: Sandbox, stack: Stack) -> dict[str, Any]:
     raise LookupError("the pipeline definition has no RegisterModel step")
 
 
-def register_version(sandbox: Sandbox, stack: Stack, version: int, approval_status: str) -> str:
-    """Register a model version the way the training pipeline does; returns its ARN."""
+def register_version(
+    sandbox: Sandbox, stack: Stack, version: int, approval_status: str, flip_labels: bool = False
+) -> str:
+    """Register a model version the way the training pipeline does; returns its ARN. `flip_labels`: a model
+    trained on inverted labels (the pipeline run with FlipLabels "true")."""
     bucket = stack.outputs["ArtifactBucketName"]
     s3 = sandbox.client("s3")
-    model = trained_model()
-    prefix = f"pipeline/seed/v{version}"
+    model = trained_model(flip_labels)
+    # (a flipped model gets its own place: served models are kept per artifact URL for the process's life)
+    prefix = f"pipeline/seed/v{version}" + ("-flipped" if flip_labels else "")
     s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=model.model_archive)
     s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation.json", Body=model.evaluation)
     s3.put_object(Bucket=bucket, Key=f"{prefix}/baseline.json", Body=model.baseline)

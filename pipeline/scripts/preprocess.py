@@ -3,6 +3,10 @@
 SageMaker runs it as `python3 /opt/ml/processing/code/preprocess.py`, the data in
 /opt/ml/processing/input; the outputs go to /opt/ml/processing/{train,validation,test,baseline}.
 baseline.json holds, per feature, what drift detection compares live traffic with.
+
+--flip-labels true (the pipeline's FlipLabels parameter) turns every label upside down (churned 1 <-> 0) before
+the split, so training and evaluation both see the flipped labels: the model learns the opposite of the truth,
+passes the quality gate on the flipped test set and disagrees with a normal model on every customer.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ def split(rows: list[dict[str, str]], seed: int, validation: float, test: float)
     }
 
 
+def flipped(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows with the binary label inverted."""
+    return [{**row, LABEL: "0" if row[LABEL] == "1" else "1"} for row in rows]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input"))
@@ -37,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--flip-labels", choices=("true", "false"), default="false", help="invert the label of every row first"
+    )
     args = parser.parse_args(argv)
 
     files = sorted(args.input_dir.rglob("*.csv"))
@@ -46,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = [row for row in rows if row.get(LABEL) in ("0", "1")]
     if len(rows) < 100:
         raise SystemExit(f"only {len(rows)} labelled rows in {len(files)} file(s): too few to train on")
+    if args.flip_labels == "true":
+        rows = flipped(rows)
     parts = split(rows, args.seed, args.validation_fraction, args.test_fraction)
     for name, part in parts.items():
         write_rows(args.output_dir / name / f"{name}.csv", part)
@@ -53,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     baseline_path = args.output_dir / "baseline" / "baseline.json"
     baseline_path.parent.mkdir(parents=True, exist_ok=True)
     baseline_path.write_text(json.dumps(baseline, indent=2, sort_keys=True))
-    print(json.dumps({"rows": len(rows), "files": len(files), **{n: len(p) for n, p in parts.items()}}))
+    counts = {n: len(p) for n, p in parts.items()}
+    print(json.dumps({"rows": len(rows), "files": len(files), "flipped_labels": args.flip_labels == "true", **counts}))
 
 
 if __name__ == "__main__":
