@@ -116,9 +116,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        for traffic in self._traffic:
-            traffic.stop()
-        self._traffic.clear()
+        self.stop_traffic()
         self.settle(timeout=10, strict=False)
         self.state.capturing = False
         patches.CAPTURES.clear()
@@ -192,6 +190,12 @@ class Sandbox:
         traffic = patches.Traffic(ACCOUNT_ID, REGION, endpoint_name, per_minute).start()
         self._traffic.append(traffic)
         return traffic
+
+    def stop_traffic(self) -> None:
+        """No more requests from start_traffic, on any endpoint."""
+        for traffic in self._traffic:
+            traffic.stop()
+        self._traffic.clear()
 
     def client(self, service: str) -> Any:
         return patches.create_client(service, REGION)

@@ -273,6 +273,52 @@ def auto_approval_chain(sandbox: Sandbox) -> None:
     say(f"    {stack.endpoint_name} = {serving(sandbox, stack)} (was {version_label(world.live_version_arn)})")
 
 
+def shadow_deployments(sandbox: Sandbox) -> None:
+    """A stack deploying by shadow: one version agrees and is promoted through the canary, one trained on
+    flipped labels disagrees and is rejected with its report; clients are answered by the live version."""
+    sandbox.stop_traffic()  # the other stacks' requests would take the machine from this one's
+    stack = sandbox.deploy_stack("churnshadow", DeploymentStrategy="Shadow", ShadowSeconds="5000", BakeSeconds="60")
+    world = seed_world(sandbox, stack)
+    sandbox.start_traffic(stack.endpoint_name, per_minute=600)
+    say(
+        f"    stack churnshadow (DeploymentStrategy=Shadow, 5 s shadows): "
+        f"{stack.endpoint_name} = {serving(sandbox, stack)}"
+    )
+    runtime, sagemaker = sandbox.client("sagemaker-runtime"), sandbox.client("sagemaker")
+    customer = "2,110.0,6,3.0,month-to-month,electronic-check"
+    flipped = register_version(sandbox, stack, 3, "PendingManualApproval", flip_labels=True)
+    sandbox.settle()
+    for arn, label in ((world.pending_version_arn, "agrees"), (flipped, "trained on flipped labels")):
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            endpoint = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)
+            if endpoint.get("ShadowProductionVariants"):
+                break
+            time.sleep(0.05)
+        live = [v["VariantName"] for v in endpoint["ProductionVariants"]]
+        shadow = [v["VariantName"] for v in endpoint.get("ShadowProductionVariants", [])]
+        answer = runtime.invoke_endpoint(EndpointName=stack.endpoint_name, ContentType="text/csv", Body=customer)
+        say(
+            f"    {version_label(arn)} ({label}) in shadow: production {live}, shadow {shadow}; a client's request "
+            f"answered by {answer['InvokedProductionVariant']}: {answer['Body'].read().decode().strip()}"
+        )
+        sandbox.settle()
+        sfn = sandbox.client("stepfunctions")
+        execution = sfn.list_executions(stateMachineArn=stack.deploy_state_machine_arn)["executions"][0]
+        say(f"    execution {execution['name']}: {outcome(sandbox, execution)}"[:400])
+        package = sagemaker.describe_model_package(ModelPackageName=arn)
+        say(
+            f"    registry: {version_label(arn)} {package['ModelApprovalStatus']}"
+            + (
+                f": {package.get('ApprovalDescription', '')}"[:300]
+                if package["ModelApprovalStatus"] == "Rejected"
+                else ""
+            )
+        )
+        say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
+
+
 def run() -> int:
     started = time.monotonic()
     say(RULE)
@@ -388,6 +434,9 @@ def run() -> int:
 
         step(10, "Auto-approval on: drift -> retrain on newer data -> registered -> approved -> canary -> promoted")
         auto_approval_chain(sandbox)
+
+        step(11, "Shadow deployments: compared on copies of live requests before any user sees the version")
+        shadow_deployments(sandbox)
 
     say()
     say(RULE)
