@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,31 +24,37 @@ DEPLOY = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-deploy"
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "SANDBOX_PORT": "0",
-        "SANDBOX_BAKE_SECONDS": "3",
-        "SANDBOX_RETRAIN_COOLDOWN_SECONDS": "0",  # tests retrain one after the other
-        "SANDBOX_MAX_RETRAINS_PER_DAY": "20",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = tmp_path_factory.mktemp("server") / "server.log"
+@contextlib.contextmanager
+def running_server(log: Path, **settings: str) -> Iterator[str]:
+    """`python -m sandbox.server` with these SANDBOX_* settings (a free port), until the block ends: its URL."""
+    env = {**os.environ, "SANDBOX_PORT": "0", "PYTHONUNBUFFERED": "1", **settings}
     with log.open("w") as output:  # a file, not a pipe: a pipe nobody reads fills and stalls the server
         process = subprocess.Popen(
             [sys.executable, "-m", "sandbox.server"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + 90
-    url = None
-    while url is None and time.monotonic() < deadline and process.poll() is None:
-        match = re.search(r"Sandbox listening on (http://127\.0\.0\.1:\d+)", log.read_text())
-        url = match.group(1) if match else None
-        time.sleep(0.2)
-    assert url, f"the sandbox server did not start: {log.read_text()[-2000:]}"
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        deadline = time.monotonic() + 90
+        url = None
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            match = re.search(r"Sandbox listening on (http://127\.0\.0\.1:\d+)", log.read_text())
+            url = match.group(1) if match else None
+            time.sleep(0.2)
+        assert url, f"the sandbox server did not start: {log.read_text()[-2000:]}"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(
+        tmp_path_factory.mktemp("server") / "server.log",
+        SANDBOX_BAKE_SECONDS="3",
+        SANDBOX_RETRAIN_COOLDOWN_SECONDS="0",  # tests retrain one after the other
+        SANDBOX_MAX_RETRAINS_PER_DAY="20",
+    ) as url:
+        yield url
 
 
 def aws(url: str, *args: str) -> Any:
