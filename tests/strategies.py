@@ -512,7 +512,7 @@ STEP_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
 OUT_OF_RANGE: dict[str, list[Any]] = {
     "Version": [0, -1, 2**31, 10**20],
     "Attempt": [0, -3, 101],
-    "Percent": [0, -10, 100.5, 1e9],
+    "Percent": [-0.5, -10, 100.5, 1e9],  # 0 is a shadow's bake
 }
 WRONG_FOR["num"] = lambda: st.one_of(
     st.from_regex(r"\A[0-9]{1,3}\Z"),
