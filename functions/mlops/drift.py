@@ -172,7 +172,8 @@ class DriftReport:
         return max(values) if values else None
 
 
-def _decode(part: dict[str, Any]) -> str:
+def decode_part(part: dict[str, Any]) -> str:
+    """A capture record's endpointInput/endpointOutput data as text (BASE64 decoded)."""
     data = part.get("data", "")
     if part.get("encoding") == "BASE64":
         return base64.b64decode(data).decode()
@@ -180,7 +181,7 @@ def _decode(part: dict[str, Any]) -> str:
 
 
 def _rows(part: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
-    text = _decode(part)
+    text = decode_part(part)
     content_type = str(part.get("observedContentType", ""))
     if content_type.startswith("application/json"):
         records = json.loads(text)
@@ -200,7 +201,7 @@ def _rows(part: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
 def _outputs(part: dict[str, Any] | None) -> list[str]:
     if not part:
         return []
-    text = _decode(part)
+    text = decode_part(part)
     if str(part.get("observedContentType", "")).startswith("application/json"):
         return [str(v) for v in json.loads(text)]
     return [line for line in text.splitlines() if line.strip()]

@@ -20,21 +20,18 @@ and the drift monitor reads no variant whose name starts with "Shadow" (what use
 
 from __future__ import annotations
 
-import base64
 import bisect
 import csv
 import io
 import json
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from .analysis import VariantStats
+from .analysis import VariantStats, Verdict
 from .captures import SHADOW_PREFIX
-
-Verdict = Literal["pass", "fail", "inconclusive"]
+from .drift import decode_part
 
 EXAMPLES = 3  # disagreeing requests kept in the report
 
@@ -52,13 +49,8 @@ class Answer:
     probabilities: tuple[float, ...]
 
 
-def _decode(part: dict[str, Any]) -> str:
-    data = str(part.get("data", ""))
-    return base64.b64decode(data).decode() if part.get("encoding") == "BASE64" else data
-
-
 def _probabilities(part: dict[str, Any]) -> tuple[float, ...]:
-    text = _decode(part).strip()
+    text = decode_part(part).strip()
     if str(part.get("observedContentType", "")).startswith("application/json"):
         values = json.loads(text)
         return tuple(float(v) for v in (values if isinstance(values, list) else [values]))
@@ -75,7 +67,7 @@ def parse_capture_line(line: bytes | str) -> Answer | None:
         record = json.loads(line)
         data = record["captureData"]
         return Answer(
-            request=_decode(data["endpointInput"]),
+            request=decode_part(data["endpointInput"]),
             at=_time(record["eventMetadata"]["inferenceTime"]),
             probabilities=_probabilities(data["endpointOutput"]),
         )
@@ -84,34 +76,25 @@ def parse_capture_line(line: bytes | str) -> Answer | None:
 
 
 def pair(live: Iterable[Answer], shadow: Iterable[Answer], tolerance: timedelta) -> list[tuple[Answer, Answer]]:
-    """Each shadow answer with the live answer to the same request nearest in time, each live answer used once."""
-    by_request: dict[str, list[Answer]] = defaultdict(list)
-    for answer in live:
-        by_request[answer.request].append(answer)
-    for answers in by_request.values():
-        answers.sort(key=lambda a: a.at)
-    used: dict[str, set[int]] = defaultdict(set)
+    """Each shadow answer with the live answer to the same request nearest in time, each live answer used once.
+
+    A paired live answer leaves its request's time-sorted list, so the nearest free one is always beside the
+    copy's place in it."""
+    waiting: dict[str, tuple[list[datetime], list[Answer]]] = {}
+    for answer in sorted(live, key=lambda a: a.at):
+        times, answers = waiting.setdefault(answer.request, ([], []))
+        times.append(answer.at)
+        answers.append(answer)
     pairs = []
     for copy in sorted(shadow, key=lambda a: a.at):
-        candidates = by_request.get(copy.request)
-        if not candidates:
-            continue
-        times = [a.at for a in candidates]
+        times, answers = waiting.get(copy.request, ([], []))
         position = bisect.bisect_left(times, copy.at)
-        best: int | None = None
-        for index in range(max(0, position - 2), min(len(candidates), position + 3)):
-            if index in used[copy.request] or abs(candidates[index].at - copy.at) > tolerance:
-                continue
-            if best is None or abs(candidates[index].at - copy.at) < abs(candidates[best].at - copy.at):
-                best = index
-        if best is None:  # the nearest ones are taken: any free one within the tolerance
-            free = [
-                i for i, a in enumerate(candidates) if i not in used[copy.request] and abs(a.at - copy.at) <= tolerance
-            ]
-            best = min(free, key=lambda i: abs(candidates[i].at - copy.at)) if free else None
-        if best is not None:
-            used[copy.request].add(best)
-            pairs.append((candidates[best], copy))
+        beside = [i for i in (position - 1, position) if 0 <= i < len(times)]
+        nearest = min(beside, key=lambda i: abs(times[i] - copy.at), default=None)
+        if nearest is None or abs(times[nearest] - copy.at) > tolerance:
+            continue
+        times.pop(nearest)
+        pairs.append((answers.pop(nearest), copy))
     return pairs
 
 
