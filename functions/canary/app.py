@@ -136,19 +136,29 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
     return result.as_dict()
 
 
-def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+def baked_since(settings: Settings, ledger: Ledger, now: datetime) -> datetime:
+    """When the step's first bake started (a shadow's too): its extensions add up to one window."""
     bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
+    since = bake.get("step_started_at") or bake.get("started_at")
+    return datetime.fromisoformat(str(since).replace("Z", "+00:00")) if since else now
+
+
+def ignore_and_lag() -> tuple[int, int]:
+    """The analysis window's warm-up ignored after a shift, and its end before now: SageMaker's per-minute
+    metrics reach CloudWatch late."""
+    ignore = int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120"))
+    return ignore, int(os.environ.get("ANALYSIS_LAG_SECONDS", str(DEFAULT_LAG_SECONDS)))
+
+
+def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
     now = datetime.now(UTC)
-    since = bake.get("step_started_at") or bake.get("started_at")  # the step's first bake: extensions add up
-    started = datetime.fromisoformat(str(since).replace("Z", "+00:00")) if since else now
+    started = baked_since(settings, ledger, now)
     thresholds = Thresholds(
         min_invocations=int(os.environ.get("MIN_CANDIDATE_INVOCATIONS", "100")),
         error_rate_margin=float(os.environ.get("ERROR_RATE_MARGIN", "0.01")),
         latency_factor=float(os.environ.get("LATENCY_FACTOR", "1.5")),
     )
-    ignore = int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120"))
-    # SageMaker's per-minute metrics reach CloudWatch late: the window ends this long before now.
-    lag = int(os.environ.get("ANALYSIS_LAG_SECONDS", str(DEFAULT_LAG_SECONDS)))
+    ignore, lag = ignore_and_lag()
     return analyse_bake(
         cloudwatch,
         settings.endpoint_name,
@@ -165,10 +175,8 @@ def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[s
 def compare_shadow(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
     """The shadow's verdict: its captured answers paired with the live variant's (mlops.shadows), and both
     variants' error rates and latency from CloudWatch over the same window as the canary's analysis."""
-    bake = ledger.get(f"ENDPOINT#{settings.endpoint_name}", bakes.BAKE_SK) or {}
     now = datetime.now(UTC)
-    since = bake.get("step_started_at") or bake.get("started_at")
-    started = datetime.fromisoformat(str(since).replace("Z", "+00:00")) if since else now
+    started = baked_since(settings, ledger, now)
     bucket = os.environ["ARTIFACT_BUCKET"]
     shadow_variant, live_variant = event["CandidateVariant"], event["LiveVariant"]
 
@@ -191,9 +199,7 @@ def compare_shadow(event: dict[str, Any], settings: Settings, ledger: Ledger) ->
     copies = answers(shadow_variant, limit=int(os.environ.get("SHADOW_MAX_COMPARED_REQUESTS", "100000")))
     originals = answers(live_variant, wanted={copy.request for copy in copies})
     comparison = shadows.compare(shadows.pair(originals, copies, tolerance), threshold)
-    ignore = int(os.environ.get("ANALYSIS_IGNORE_SECONDS", "120"))
-    lag = int(os.environ.get("ANALYSIS_LAG_SECONDS", str(DEFAULT_LAG_SECONDS)))
-    start, end = analysis_window(started, now, ignore, lag)
+    start, end = analysis_window(started, now, *ignore_and_lag())
     shadow_stats = variant_stats(cloudwatch, settings.endpoint_name, shadow_variant, start, end)
     live_stats = variant_stats(cloudwatch, settings.endpoint_name, live_variant, start, end)
     thresholds = shadows.ShadowThresholds(
