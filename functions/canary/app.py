@@ -195,7 +195,7 @@ def compare_shadow(event: dict[str, Any], settings: Settings, ledger: Ledger) ->
     threshold = float(os.environ.get("SHADOW_DECISION_THRESHOLD", "0.5"))
     tolerance = timedelta(seconds=float(os.environ.get("SHADOW_PAIRING_SECONDS", "60")))
     # The shadow's first copies, at most SHADOW_MAX_COMPARED_REQUESTS of them: memory and time stay bounded however
-    # long the shadow ran (100,000 pairs: ~5 s and ~100 MB, `make bench`); only live answers to those requests kept.
+    # long the shadow ran (100,000 pairs: ~3 s and ~90 MB, `make bench`); only live answers to those requests kept.
     copies = answers(shadow_variant, limit=int(os.environ.get("SHADOW_MAX_COMPARED_REQUESTS", "100000")))
     originals = answers(live_variant, wanted={copy.request for copy in copies})
     comparison = shadows.compare(shadows.pair(originals, copies, tolerance), threshold)
