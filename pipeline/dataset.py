@@ -17,6 +17,13 @@ from pathlib import Path
 
 FEATURES = ("tenure_months", "monthly_charges", "support_calls", "data_usage_gb", "contract", "payment_method")
 CATEGORICAL = ("contract", "payment_method")
+# A customer group for bias monitoring: recorded with each customer and sent with each request, never a model
+# input (pipeline/scripts/churn_features.py says why). Drawn apart from the features: the shipped model has no
+# reason to treat the groups differently, so its bias figures sit inside the bands.
+GROUP = "age_group"
+GROUPS = ("under-65", "65-plus")
+DISFAVOURED = "65-plus"
+COLUMNS = (*FEATURES, GROUP)  # what a client sends, in this order: every column of the file but the label
 LABEL = "churned"
 CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENT_METHODS = ("electronic-check", "credit-card", "bank-transfer", "mailed-check")
@@ -56,11 +63,27 @@ def _customer(rng: random.Random, shift: float) -> dict[str, object]:
 
 def generate(rows: int = ROWS, seed: int = SEED, shift: float = 0.0) -> list[dict[str, object]]:
     rng = random.Random(seed)
-    return [_customer(rng, shift) for _ in range(rows)]
+    groups = random.Random(seed + 1)  # its own stream: the other columns are what they were before it existed
+    return [{**_customer(rng, shift), GROUP: groups.choices(GROUPS, weights=(0.5, 0.5))[0]} for _ in range(rows)]
+
+
+def grouped_by_risk(records: list[dict[str, object]], share: float = 0.4) -> list[dict[str, object]]:
+    """The same customers with the group column redrawn from their churn risk: the `share` of them least likely to
+    churn (long tenure, long contracts, few support calls) become the disfavoured group. Inputs of the model stay
+    exactly as they were; a model that is blind to the group still predicts churn far less often for that group:
+    biased traffic, as when a group's members differ in what the model does see."""
+
+    def risk(record: dict[str, object]) -> float:
+        contract = {"month-to-month": 0.0, "one-year": 1.6, "two-year": 3.0}[str(record["contract"])]
+        return -0.075 * float(str(record["tenure_months"])) - contract + 0.65 * float(str(record["support_calls"]))
+
+    order = sorted(range(len(records)), key=lambda i: risk(records[i]))
+    lowest = set(order[: round(len(records) * share)])
+    return [{**record, GROUP: DISFAVOURED if i in lowest else GROUPS[0]} for i, record in enumerate(records)]
 
 
 def to_csv(records: list[dict[str, object]], header: bool = True, label: bool = True) -> str:
-    columns = [*FEATURES, LABEL] if label else list(FEATURES)
+    columns = [*COLUMNS, LABEL] if label else list(COLUMNS)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     if header:

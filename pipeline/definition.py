@@ -101,6 +101,10 @@ def build_pipeline() -> Any:
     threshold = ParameterFloat("AccuracyThreshold", default_value=0.8)
     approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     flip_labels = ParameterString("FlipLabels", default_value="false")
+    # the stack's bias settings (template parameters), the evaluation's too
+    bias_facet = ParameterString("BiasFacet", default_value="${BiasFacet}")
+    disfavoured = ParameterString("BiasDisfavouredValues", default_value="${BiasDisfavouredValues}")
+    prediction_threshold = ParameterString("PredictionThreshold", default_value="${PredictionThreshold}")
 
     def processor(script: str) -> Any:
         return Processor(
@@ -193,6 +197,8 @@ def build_pipeline() -> Any:
                 *("--validation-dir", "/opt/ml/processing/validation", "--baseline-dir", "/opt/ml/processing/baseline"),
                 *("--evaluation-dir", "/opt/ml/processing/evaluation"),
                 *("--drift-baseline-dir", "/opt/ml/processing/drift-baseline"),
+                *("--bias-facet", bias_facet, "--disfavoured-values", disfavoured),
+                *("--threshold", prediction_threshold),
             ],
         ),
         property_files=[evaluation_file],
@@ -222,7 +228,11 @@ def build_pipeline() -> Any:
             transform_instances=["ml.m5.large"],
             approval_status=approval_status,
             description="Churn classifier trained by the reference pipeline",
-            model_metrics=ModelMetrics(model_statistics=json_file(evaluate, "evaluation", "evaluation.json")),
+            model_metrics=ModelMetrics(
+                model_statistics=json_file(evaluate, "evaluation", "evaluation.json"),
+                bias_post_training=json_file(evaluate, "evaluation", "bias.json"),
+                explainability=json_file(evaluate, "evaluation", "explainability.json"),
+            ),
             drift_check_baselines=DriftCheckBaselines(
                 model_data_statistics=json_file(evaluate, "drift-baseline", "baseline.json")
             ),
@@ -243,7 +253,7 @@ def build_pipeline() -> Any:
         name="${PipelineName}",
         parameters=[
             *(input_data, processing_instance, training_instance, instance_count, threshold, approval_status),
-            flip_labels,
+            *(flip_labels, bias_facet, disfavoured, prediction_threshold),
         ],
         steps=[preprocess, train, evaluate, gate],
         sagemaker_session=session,

@@ -12,7 +12,7 @@ from mlops.drift import DriftTally, psi
 from pipeline import dataset
 from sandbox.capture import capture_line
 
-FEATURE_ORDER = list(dataset.FEATURES)
+FEATURE_ORDER = list(dataset.COLUMNS)
 
 
 def baseline() -> dict[str, object]:
@@ -36,7 +36,8 @@ def baseline() -> dict[str, object]:
             "proportions": [c / len(values) for c in counts],
             "missing_rate": 1 - len(values) / len(rows),
         }
-    for name, categories in (("contract", dataset.CONTRACTS), ("payment_method", dataset.PAYMENT_METHODS)):
+    categorical = (("contract", dataset.CONTRACTS), ("payment_method", dataset.PAYMENT_METHODS))
+    for name, categories in (*categorical, (dataset.GROUP, dataset.GROUPS)):
         frequencies = {c: sum(r[name] == c for r in rows) / len(rows) for c in sorted(categories)}
         features[name] = {"type": "categorical", "frequencies": frequencies, "missing_rate": 0.0}
     return {

@@ -51,7 +51,7 @@ def test_preprocessing_splits_every_row_once(work: Path) -> None:
 def test_the_baseline_profiles_every_feature(work: Path) -> None:
     baseline = json.loads((work / "baseline" / "baseline.json").read_text())
     features = baseline["features"]
-    assert set(features) == set(dataset.FEATURES)
+    assert set(features) == set(dataset.COLUMNS)
     tenure = features["tenure_months"]
     assert tenure["type"] == "numeric"
     assert len(tenure["proportions"]) == len(tenure["bin_edges"]) + 1
@@ -80,7 +80,7 @@ def test_the_drift_baseline_adds_the_distribution_of_predictions(work: Path) -> 
     predictions = baseline["predictions"]
     assert predictions["bin_edges"] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     assert sum(predictions["proportions"]) == pytest.approx(1.0, abs=1e-4)
-    assert set(baseline["features"]) == set(dataset.FEATURES)
+    assert set(baseline["features"]) == set(dataset.COLUMNS)
 
 
 def served(work: Path) -> Any:
@@ -96,8 +96,8 @@ def served(work: Path) -> Any:
 def test_the_trained_model_predicts_churn_through_the_serving_functions(work: Path) -> None:
     inference = served(work)
     model = inference.model_fn(str(work / "model"))
-    loyal = "60,30.0,0,25.0,two-year,credit-card"
-    leaving = "2,110.0,6,3.0,month-to-month,electronic-check"
+    loyal = "60,30.0,0,25.0,two-year,credit-card,65-plus"
+    leaving = "2,110.0,6,3.0,month-to-month,electronic-check,under-65"
     body, content_type = inference.output_fn(
         inference.predict_fn(inference.input_fn(f"{loyal}\n{leaving}\n", "text/csv"), model), "text/csv"
     )
@@ -144,7 +144,7 @@ def test_the_code_packed_in_the_model_serves_it_on_its_own(work: Path, tmp_path:
             "'text/csv')[0].strip(), inference.__file__, sys.modules['train'].__file__)",
             str(model_dir / "code"),
             str(model_dir),
-            "2,110.0,6,3.0,month-to-month,electronic-check\n",
+            "2,110.0,6,3.0,month-to-month,electronic-check,under-65\n",
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -161,7 +161,8 @@ def test_the_code_packed_in_the_model_serves_it_on_its_own(work: Path, tmp_path:
 @pytest.mark.parametrize(
     ("body", "content_type", "problem"),
     [
-        ("1,2,3\n", "text/csv", "6 columns"),
+        ("1,2,3\n", "text/csv", "7 columns"),
+        ("2,110.0,6,3.0,month-to-month,electronic-check\n", "text/csv", "7 columns"),
         ('{"tenure_months": 3}', "application/json", "list of objects"),
         ("x", "application/x-npy", "unsupported content type"),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops.alarms import retrain_execution_name
+from mlops.model_quality import metric_values
 from mlops.retrains import (
     Comparison,
     GatePolicy,
@@ -13,7 +14,6 @@ from mlops.retrains import (
     decide_release,
     failed_step,
     judge_run,
-    metric_values,
     side_by_side,
 )
 

@@ -102,7 +102,9 @@ def test_project_names_must_be_lowercase() -> None:
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
 IAM_PREFIX = {"stepfunctions": "states"}
-IAM_ACTION = {"s3:ListObjectsV2": "s3:ListBucket"}  # the API and the action it is authorised as differ
+# The API and the action it is authorised as differ. TransactWriteItems has no action of its own: each of its
+# items is authorised as its operation (the ledger's transactions hold Puts only, Ledger.commit_claims).
+IAM_ACTION = {"s3:ListObjectsV2": "s3:ListBucket", "dynamodb:TransactWriteItems": "dynamodb:PutItem"}
 # How the code names each service's client (a module gets it as a parameter of that name).
 CLIENT_NAMES = {
     "sagemaker": "sagemaker",

@@ -1,4 +1,5 @@
-"""Scheduled: measure the drift of the captured traffic from the live version's baseline, publish it."""
+"""Scheduled: measure the captured traffic (drift, bias, attribution) and the ground truth (model quality) against
+the live version, publish the figures."""
 
 import os
 from typing import Any
@@ -32,6 +33,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         min_records=int(os.environ.get("DRIFT_MIN_RECORDS", "100")),
         lookback_hours=int(os.environ.get("DRIFT_LOOKBACK_HOURS", "48")),
         reserve_seconds=float(os.environ.get("DRIFT_RESERVE_SECONDS", "60")),
+        threshold=float(os.environ.get("PREDICTION_THRESHOLD", "0.5")),
+        window_hours=int(os.environ.get("GROUND_TRUTH_WINDOW_HOURS", "72")),
+        quality_min_records=int(os.environ.get("QUALITY_MIN_RECORDS", "100")),
+        facet=os.environ.get("BIAS_FACET", "").strip(),
+        disfavoured=tuple(v.strip() for v in os.environ.get("BIAS_DISFAVOURED_VALUES", "").split(",") if v.strip()),
     )
     summary = run_monitor(
         config,

@@ -21,6 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .attributions import AttributionTally
+from .bias import BiasTally
+
 EPSILON = 1e-4  # an empty bin on either side counts as this proportion
 UNSEEN = "<unseen>"
 
@@ -90,6 +93,10 @@ class DriftTally:
     records: int = 0
     malformed: int = 0
     problems: list[str] = field(default_factory=list)
+    # the same records' predictions by group (bias) and by input bin (attribution), when the run measures them
+    bias: BiasTally | None = None
+    attribution: AttributionTally | None = None
+    threshold: float = 0.5
 
     def __post_init__(self) -> None:
         for name, profile in self.baseline.get("features", {}).items():
@@ -110,8 +117,8 @@ class DriftTally:
         try:
             record = json.loads(line)
             capture = record["captureData"]
-            rows = _rows(capture["endpointInput"], self.feature_order)
-            outputs = _outputs(capture.get("endpointOutput"))
+            rows = record_rows(capture["endpointInput"], self.feature_order)
+            outputs = record_outputs(capture.get("endpointOutput"))
         except (ValueError, KeyError, TypeError) as error:
             self.malformed += 1
             if len(self.problems) < 5:
@@ -124,6 +131,21 @@ class DriftTally:
         if self.predictions is not None:
             for value in outputs:
                 self.predictions.add(value)
+        if (self.bias is not None or self.attribution is not None) and len(outputs) == len(rows):
+            self._add_predictions(rows, outputs)
+
+    def _add_predictions(self, rows: list[dict[str, str]], outputs: list[str]) -> None:
+        for row, output in zip(rows, outputs, strict=True):
+            try:
+                score = float(output)
+            except ValueError:
+                continue  # counted by the prediction tally as missing
+            if math.isnan(score):
+                continue
+            if self.bias is not None:
+                self.bias.add(row.get(self.bias.facet, ""), int(score >= self.threshold))
+            if self.attribution is not None:
+                self.attribution.add(row, score)
 
     def add_lines(self, lines: Iterable[bytes | str]) -> None:
         for line in lines:
@@ -180,7 +202,7 @@ def decode_part(part: dict[str, Any]) -> str:
     return str(data)
 
 
-def _rows(part: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
+def record_rows(part: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
     text = decode_part(part)
     content_type = str(part.get("observedContentType", ""))
     if content_type.startswith("application/json"):
@@ -198,7 +220,7 @@ def _rows(part: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
     return rows
 
 
-def _outputs(part: dict[str, Any] | None) -> list[str]:
+def record_outputs(part: dict[str, Any] | None) -> list[str]:
     if not part:
         return []
     text = decode_part(part)

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from .bias import BiasBands, registered_bias
 from .ledger import Ledger, now_iso
+from .model_quality import metric_values
 from .pipelines import retrain_display_name
 from .retrains import (
     Comparison,
     RetrainGate,
     failed_step,
     judge_run,
-    metric_values,
     side_by_side,
 )
 from .settings import Settings
@@ -64,6 +65,7 @@ class RetrainConfig:
     higher_is_better: bool
     auto_approve: bool
     auto_approve_margin: float
+    bias_bands: BiasBands = field(default_factory=BiasBands)
 
     @classmethod
     def from_env(cls, settings: Settings) -> RetrainConfig:
@@ -79,6 +81,11 @@ class RetrainConfig:
             higher_is_better=os.environ.get("KEY_METRIC_DIRECTION", "higher") == "higher",
             auto_approve=os.environ.get("AUTO_APPROVE", "false") == "true",
             auto_approve_margin=float(os.environ.get("AUTO_APPROVE_MARGIN", "0.01")),
+            bias_bands=BiasBands(
+                max_abs_dppl=float(os.environ.get("BIAS_MAX_ABS_DPPL", "0.1")),
+                min_di=float(os.environ.get("BIAS_MIN_DI", "0.8")),
+                max_di=float(os.environ.get("BIAS_MAX_DI", "1.25")),
+            ),
         )
 
 
@@ -160,6 +167,16 @@ def admit(
     }
 
 
+def read_bias(package: dict[str, Any], s3: Any) -> dict[str, float]:
+    """The post-training bias a version was registered with (ModelMetrics.Bias.PostTrainingReport; empty if none)."""
+    bias = (package.get("ModelMetrics") or {}).get("Bias") or {}
+    uri = (bias.get("PostTrainingReport") or bias.get("Report") or {}).get("S3Uri")
+    if not uri:
+        return {}
+    bucket, _, key = str(uri).removeprefix("s3://").partition("/")
+    return registered_bias(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
 def read_metrics(package: dict[str, Any], s3: Any) -> dict[str, float]:
     """The model quality metrics a version was registered with (empty when it has none)."""
     uri = ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
@@ -239,7 +256,10 @@ def assess(
         f"{config.key_metric} is the key metric ({direction} is better): {table}"
     )
     status_now = str(package.get("ModelApprovalStatus"))
-    if config.auto_approve and comparison.beats_live and status_now == "PendingManualApproval":
+    unfair = config.bias_bands.outside(read_bias(package, s3))
+    if unfair:
+        summary += f"; registered bias outside the bands: {', '.join(unfair)}"
+    if config.auto_approve and comparison.beats_live and not unfair and status_now == "PendingManualApproval":
         why = (
             f"{marker} auto-approved: {config.key_metric} {comparison.candidate:.4f} vs live "
             f"{comparison.live:.4f} beats it by at least {config.auto_approve_margin}"
@@ -250,7 +270,9 @@ def assess(
         message = f"Retrain: {summary}. Auto-approved: the canary deployment starts. {approval_commands(candidate_arn)}"
         return finish("AutoApproved", why, message, candidate_arn)
     held = ""
-    if config.auto_approve:
+    if config.auto_approve and unfair:
+        held = " Not auto-approved: its registered bias is outside the bands (a person decides)."
+    elif config.auto_approve:
         held = " Not auto-approved: it does not beat the live version by the margin."
     message = f"Retrain: new version awaits approval: {summary}.{held} {approval_commands(candidate_arn)}"
     return finish("Registered", f"version {version} registered, {status_now}", message, candidate_arn)

@@ -232,18 +232,6 @@ class Comparison:
         return delta >= self.margin if self.higher_is_better else -delta >= self.margin
 
 
-def metric_values(evaluation: dict[str, Any]) -> dict[str, float]:
-    """{name: value} from an evaluation report in SageMaker's model-quality shape (any *_metrics section)."""
-    values: dict[str, float] = {}
-    for section, metrics in evaluation.items():
-        if not section.endswith("_metrics") or not isinstance(metrics, dict):
-            continue
-        for name, entry in metrics.items():
-            if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
-                values.setdefault(name, float(entry["value"]))
-    return values
-
-
 def side_by_side(candidate: dict[str, float], live: dict[str, float], key: str) -> list[str]:
     """One entry per metric, the key metric first: "accuracy 0.9356 (live 0.8911, +0.0445)"."""
     names = sorted(set(candidate) | set(live), key=lambda name: (name != key, name))

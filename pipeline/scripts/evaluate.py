@@ -18,7 +18,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import joblib
-from churn_features import prediction_profile, read_rows
+from churn_features import (
+    GROUP,
+    LABEL,
+    bias_figures,
+    clarify_bias_report,
+    correlation_ratios,
+    prediction_profile,
+    read_rows,
+)
 from sklearn import metrics
 from train import MODEL_FILE, labels, matrix
 
@@ -54,6 +62,19 @@ def evaluation(model: object, rows: list[dict[str, str]]) -> dict[str, object]:
     }
 
 
+ATTRIBUTION_METHOD = "correlation_ratio"
+
+
+def explainability_report(attributions: dict[str, float | None], rows: int) -> dict[str, object]:
+    """Global attribution per feature, shaped as a Clarify analysis.json's explanations (Clarify developer guide,
+    "Analysis results"), under the method's own name: these are correlation ratios, not SHAP values."""
+    return {
+        "version": "1.0",
+        "explanations": {ATTRIBUTION_METHOD: {"label0": {"global_attributions": attributions}}},
+        "rows": rows,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
@@ -62,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-dir", type=Path, default=Path("/opt/ml/processing/baseline"))
     parser.add_argument("--evaluation-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
     parser.add_argument("--drift-baseline-dir", type=Path, default=Path("/opt/ml/processing/drift-baseline"))
+    parser.add_argument("--bias-facet", default=GROUP, help="the column whose groups are compared")
+    parser.add_argument("--disfavoured-values", default="65-plus", help="the facet's disfavoured values, comma-separated")
+    parser.add_argument("--threshold", type=float, default=0.5, help="probability at which churn is predicted")
     args = parser.parse_args(argv)
 
     model = load_model(args.model_dir)
@@ -76,6 +100,20 @@ def main(argv: list[str] | None = None) -> None:
     baseline["predictions"] = prediction_profile([float(p) for p in probabilities])
     args.drift_baseline_dir.mkdir(parents=True, exist_ok=True)
     (args.drift_baseline_dir / "baseline.json").write_text(json.dumps(baseline, indent=2, sort_keys=True))
+
+    # bias and attribution on the validation set, what the monitor measures on live traffic
+    disfavoured = [value.strip() for value in args.disfavoured_values.split(",") if value.strip()]
+    figures = bias_figures(
+        [str(row.get(args.bias_facet) or "") for row in validation_rows],
+        [int(p >= args.threshold) for p in probabilities],
+        [int(row[LABEL]) for row in validation_rows],
+        disfavoured,
+    )
+    bias = clarify_bias_report(args.bias_facet, disfavoured, figures, len(validation_rows))
+    (args.evaluation_dir / "bias.json").write_text(json.dumps(bias, indent=2, sort_keys=True))
+    attributions = correlation_ratios(validation_rows, [float(p) for p in probabilities], baseline)
+    explainability = explainability_report(attributions, len(validation_rows))
+    (args.evaluation_dir / "explainability.json").write_text(json.dumps(explainability, indent=2, sort_keys=True))
     print(json.dumps(report["binary_classification_metrics"]["accuracy"]))  # type: ignore[index]
 
 

@@ -1,7 +1,8 @@
 """Serving: the SageMaker scikit-learn container's model_fn / input_fn / predict_fn / output_fn.
 
-Requests are customers, one per line: CSV without a header, the columns in FEATURES order
-(text/csv), or a JSON list of objects keyed by feature name (application/json). The answer is
+Requests are customers, one per line: CSV without a header, the columns in COLUMNS order (the dataset's
+columns but the label: the model's FEATURES, then the customer's group, which the model does not use)
+(text/csv), or a JSON list of objects keyed by column name (application/json). The answer is
 each customer's churn probability, one per line (text/csv) or a JSON list.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import joblib
-from churn_features import FEATURES
+from churn_features import COLUMNS
 from train import MODEL_FILE, matrix
 
 
@@ -30,15 +31,15 @@ def input_fn(body: bytes | str, content_type: str) -> list[dict[str, str]]:
         records = json.loads(text)
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise ValueError("application/json input must be a list of objects keyed by feature name")
-        return [{name: "" if r.get(name) is None else str(r[name]) for name in FEATURES} for r in records]
+        return [{name: "" if r.get(name) is None else str(r[name]) for name in COLUMNS} for r in records]
     if content_type.startswith("text/csv"):
         rows = [line for line in csv.reader(io.StringIO(text)) if line]
-        wrong = [i for i, line in enumerate(rows) if len(line) != len(FEATURES)]
+        wrong = [i for i, line in enumerate(rows) if len(line) != len(COLUMNS)]
         if wrong:
             raise ValueError(
-                f"text/csv rows need {len(FEATURES)} columns ({', '.join(FEATURES)}); row {wrong[0]} has not"
+                f"text/csv rows need {len(COLUMNS)} columns ({', '.join(COLUMNS)}); row {wrong[0]} has not"
             )
-        return [dict(zip(FEATURES, line, strict=True)) for line in rows]
+        return [dict(zip(COLUMNS, line, strict=True)) for line in rows]
     raise ValueError(f"unsupported content type {content_type}: send text/csv or application/json")
 
 
