@@ -37,6 +37,8 @@ class TrainedModel:
     model_archive: bytes  # model.tar.gz, as a training job leaves it (model.joblib, code/)
     evaluation: bytes  # evaluation.json
     baseline: bytes  # baseline.json with the predictions' distribution
+    bias: bytes  # bias.json: post-training bias on the validation set (Clarify's analysis.json shape)
+    explainability: bytes  # explainability.json: global attribution per feature on the validation set
 
 
 @functools.cache
@@ -54,6 +56,8 @@ def trained_model(flip_labels: bool = False) -> TrainedModel:
             model_archive=archive.getvalue(),
             evaluation=(work / "evaluation" / "evaluation.json").read_bytes(),
             baseline=(work / "drift-baseline" / "baseline.json").read_bytes(),
+            bias=(work / "evaluation" / "bias.json").read_bytes(),
+            explainability=(work / "evaluation" / "explainability.json").read_bytes(),
         )
 
 
@@ -82,18 +86,27 @@ def register_version(
     s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=model.model_archive)
     s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation.json", Body=model.evaluation)
     s3.put_object(Bucket=bucket, Key=f"{prefix}/baseline.json", Body=model.baseline)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/bias.json", Body=model.bias)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/explainability.json", Body=model.explainability)
     template = registration_template(sandbox, stack)
     container = dict(template["InferenceSpecification"]["Containers"][0])
     container["ModelDataUrl"] = f"s3://{bucket}/{prefix}/model.tar.gz"
 
+    def source(file: str) -> dict[str, Any]:
+        return {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{prefix}/{file}"}
+
     def statistics(file: str) -> dict[str, Any]:
-        return {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{prefix}/{file}"}}
+        return {"Statistics": source(file)}
 
     response = sandbox.client("sagemaker").create_model_package(
         ModelPackageGroupName=stack.model_package_group,
         ModelPackageDescription=f"{stack.project} model, training run {version}",
         InferenceSpecification={**template["InferenceSpecification"], "Containers": [container]},
-        ModelMetrics={"ModelQuality": statistics("evaluation.json")},
+        ModelMetrics={
+            "ModelQuality": statistics("evaluation.json"),
+            "Bias": {"PostTrainingReport": source("bias.json")},
+            "Explainability": {"Report": source("explainability.json")},
+        },
         DriftCheckBaselines={"ModelDataQuality": statistics("baseline.json")},
         ModelApprovalStatus=approval_status,
     )
