@@ -285,7 +285,7 @@ def shadow_deployments(sandbox: Sandbox) -> None:
         f"{stack.endpoint_name} = {serving(sandbox, stack)}"
     )
     runtime, sagemaker = sandbox.client("sagemaker-runtime"), sandbox.client("sagemaker")
-    customer = "2,110.0,6,3.0,month-to-month,electronic-check"
+    customer = "2,110.0,6,3.0,month-to-month,electronic-check,under-65"
     flipped = register_version(sandbox, stack, 3, "PendingManualApproval", flip_labels=True)
     sandbox.settle()
     for arn, label in ((world.pending_version_arn, "agrees"), (flipped, "trained on flipped labels")):
@@ -339,7 +339,9 @@ def run() -> int:
         world: World = seed_world(sandbox, stack)
         say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
         say(f"    pending approval: {version_label(world.pending_version_arn)}")
-        customers = "60,30.0,0,25.0,two-year,credit-card\n2,110.0,6,3.0,month-to-month,electronic-check\n"
+        customers = (
+            "60,30.0,0,25.0,two-year,credit-card,65-plus\n2,110.0,6,3.0,month-to-month,electronic-check,under-65\n"
+        )
         answer = sandbox.client("sagemaker-runtime").invoke_endpoint(
             EndpointName=stack.endpoint_name, ContentType="text/csv", Body=customers
         )

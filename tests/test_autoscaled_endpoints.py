@@ -307,6 +307,8 @@ def test_an_isolated_stack_refuses_a_version_whose_code_is_on_s3_and_serves_one_
     sagemaker.update_model_package(ModelPackageArn=approve_arn, ModelApprovalStatus="Approved")
     sandbox.settle()
     answer = sandbox.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=stack.endpoint_name, ContentType="text/csv", Body=b"2,110.0,6,3.0,month-to-month,electronic-check"
+        EndpointName=stack.endpoint_name,
+        ContentType="text/csv",
+        Body=b"2,110.0,6,3.0,month-to-month,electronic-check,under-65",
     )
     assert float(answer["Body"].read().decode().strip().split(",")[0]) >= 0.0

@@ -173,7 +173,7 @@ def test_a_misbehaving_candidate_trips_its_guard_alarm_and_is_rolled_back(churn:
     config = sagemaker.describe_endpoint_config(
         EndpointConfigName=sagemaker.describe_endpoint(EndpointName=churn.stack.endpoint_name)["EndpointConfigName"]
     )
-    customer = b"12,80.5,3,10.0,month-to-month,electronic-check"
+    customer = b"12,80.5,3,10.0,month-to-month,electronic-check,under-65"
     answers = {
         churn.client("sagemaker-runtime").invoke_endpoint(
             EndpointName=churn.stack.endpoint_name, ContentType="text/csv", Body=customer

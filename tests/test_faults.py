@@ -52,7 +52,7 @@ STACK_PARAMETERS = {
     "ShadowSeconds": "60",
     "ShadowMinComparedRequests": "0",
 }
-CUSTOMER = "2,110.0,6,3.0,month-to-month,electronic-check"
+CUSTOMER = "2,110.0,6,3.0,month-to-month,electronic-check,under-65"
 
 
 def task_states(workflow: str) -> list[str]:

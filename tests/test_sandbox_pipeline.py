@@ -71,11 +71,13 @@ def test_a_run_registers_a_pending_version_with_its_real_evaluation(churn: Sandb
         packed = set(tar.getnames())
     assert {"model.joblib", "code/inference.py", "code/churn_features.py", "code/train.py"} <= packed
     served = ServedModels(lambda: churn.client("s3"))
-    answer, _ = served.invoke(container, b"2,110.0,6,3.0,month-to-month,electronic-check\n", "text/csv", "text/csv")
+    answer, _ = served.invoke(
+        container, b"2,110.0,6,3.0,month-to-month,electronic-check,under-65\n", "text/csv", "text/csv"
+    )
     assert float(answer) > 0.5
     elsewhere = {**container, "Environment": {**container["Environment"], "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/code"}}
     with pytest.raises(ModelError, match="neither an s3:// source archive nor a directory of the model"):
-        served.invoke(elsewhere, b"2,110.0,6,3.0,month-to-month,electronic-check\n", "text/csv", "text/csv")
+        served.invoke(elsewhere, b"2,110.0,6,3.0,month-to-month,electronic-check,under-65\n", "text/csv", "text/csv")
 
 
 def test_the_pipeline_events_reach_the_automation(churn: SandboxWorld) -> None:
@@ -199,7 +201,7 @@ def test_the_retrain_workflow_trains_a_new_version(churn: SandboxWorld) -> None:
 
 def test_the_endpoint_answers_with_the_live_models_predictions(churn: SandboxWorld) -> None:
     runtime = churn.client("sagemaker-runtime")
-    customers = "60,30.0,0,25.0,two-year,credit-card\n2,110.0,6,3.0,month-to-month,electronic-check\n"
+    customers = "60,30.0,0,25.0,two-year,credit-card,65-plus\n2,110.0,6,3.0,month-to-month,electronic-check,under-65\n"
 
     answer = runtime.invoke_endpoint(EndpointName=churn.stack.endpoint_name, ContentType="text/csv", Body=customers)
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_server import PENDING, aws, deploy_runs, pipeline_run, running_server, serving, wait_for
 
-CUSTOMER = "2,110.0,6,3.0,month-to-month,electronic-check"  # every non-label column of the shipped data
+CUSTOMER = "2,110.0,6,3.0,month-to-month,electronic-check,under-65"  # every non-label column of the shipped data
 
 
 @pytest.fixture(scope="module")

@@ -116,15 +116,23 @@ class Ledger:
         return int(response["Attributes"]["duplicates"]["N"])
 
     def commit_claims(self, pk: str, sk: str, claims: list[str], pending: dict[str, object], **fields: object) -> bool:
-        """In one transaction: the entry `sk` (with `fields`), a PENDING#<sk> entry (with `pending`, the work left
-        once committed) and one claim per `claims` sort key, each written only if absent. False, and nothing
-        written, when any of them exists already (another run committed first). At most 98 claims."""
+        """In one transaction: the entry `sk` (with `fields`), one claim per `claims` sort key, each written only if
+        absent, and the subject's PENDING entry (`pending`: the work left once committed, `published` false), which
+        may replace a published one only. False, and nothing written, when a claim or the entry exists already
+        (another run committed first) or the last PENDING work is not published yet. At most 98 claims."""
         if len(claims) > 98:
             raise ValueError(f"{len(claims)} claims in one transaction: at most 98")
         absent = "attribute_not_exists(pk)"
         items = [
             {"Put": {"TableName": self._table, "Item": self._item(pk, sk, fields), "ConditionExpression": absent}},
-            {"Put": {"TableName": self._table, "Item": self._item(pk, f"PENDING#{sk}", pending)}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(pk, "PENDING", {**pending, "run": sk, "published": False}),
+                    "ConditionExpression": f"{absent} OR published = :yes",
+                    "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+                }
+            },
             *(
                 {
                     "Put": {
@@ -141,25 +149,6 @@ class Ledger:
         except self._dynamodb.exceptions.TransactionCanceledException:
             return False
         return True
-
-    def delete(self, pk: str, sk: str) -> None:
-        self._dynamodb.delete_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
-
-    def entries_from(self, pk: str, prefix: str) -> list[dict[str, object]]:
-        """The entries of one subject whose sort key starts with `prefix`, oldest first."""
-        items: list[dict[str, object]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._dynamodb.query(**kwargs)
-            items.extend({name: _plain(value) for name, value in item.items()} for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def entries(self, pk: str) -> list[dict[str, object]]:
         """All entries of one subject, oldest first, as plain values."""

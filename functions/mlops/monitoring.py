@@ -10,11 +10,12 @@ short of time leaves the rest for the next run. Files are streamed line by line.
 Ground truth (mlops.ground_truth). Label files under s3://<bucket>/groundtruth/yyyy/mm/dd/hh/ not yet counted are
 read, joined with the predictions captured in the window before them, and scored (mlops.model_quality; bias with
 labels). Nothing is claimed until the figures exist: one DynamoDB transaction records the run, claims its label
-files (GROUNDTRUTH#<endpoint> / FILE#<key>) and leaves a PENDING entry holding the metric data; the data is then
-published and the PENDING entry deleted. A run that dies before the transaction claimed nothing (the next run
-reads the same files), one that dies after it left its PENDING entry (the next run publishes it first): no label is
-lost or counted twice. A publication repeated after a crash re-sends the same values with the same timestamp, which
-moves no Minimum, Maximum or Average the alarms read.
+files (GROUNDTRUTH#<endpoint> / FILE#<key>) and leaves the metric data in the PENDING entry; the data is then
+published and the entry marked published. A run that dies before the transaction claimed nothing (the next run
+reads the same files), one that dies after it left its PENDING entry unpublished (the next run publishes it
+first, and cannot commit before it has): no label is lost or counted twice. A publication repeated after a crash
+re-sends the same values with the same timestamp, which moves no Minimum, Maximum or Average the alarms read; the
+ledger's RUN entries hold the exact counts.
 """
 
 from __future__ import annotations
@@ -227,12 +228,13 @@ def _decode(text: str) -> list[dict[str, Any]]:
 
 
 def publish_pending(ledger: Ledger, cloudwatch: Any, pk: str, namespace: str) -> int:
-    """Publish what committed runs left unpublished (a crash between their commit and their publication)."""
-    pending = ledger.entries_from(pk, "PENDING#")
-    for entry in pending:
-        _put(cloudwatch, namespace, _decode(str(entry["metric_data"])))
-        ledger.delete(pk, str(entry["sk"]))
-    return len(pending)
+    """Publish what the last committed run left unpublished (it died between its commit and its publication)."""
+    pending = ledger.get(pk, "PENDING")
+    if not pending or pending.get("published") is True:
+        return 0
+    _put(cloudwatch, namespace, _decode(str(pending["metric_data"])))
+    ledger.annotate(pk, "PENDING", published=True)
+    return 1
 
 
 def measure_ground_truth(
@@ -297,7 +299,7 @@ def measure_ground_truth(
     if not committed:
         return {**summary, "Outcome": "counted-by-another-run"}
     _put(cloudwatch, config.namespace, data)
-    ledger.delete(pk, f"PENDING#{run}")
+    ledger.annotate(pk, "PENDING", published=True)
     return summary
 
 
