@@ -55,7 +55,9 @@ moto and AWS that the product meets; the product code itself never imports the s
      `DynamoDB.AmazonDynamoDBException`, `EventBridge.FailedEntry`, `<Service>.SdkClientException` for a
      call that got no answer, `Lambda.Unknown` for a function's runtime failure, ...).
      Workflows share one client per service and one parsed program per definition (moto made both
-     anew for every call and every execution: about half of a workflow's CPU time).
+     anew for every call and every execution: about half of a workflow's CPU time); CreateStateMachine
+     validates a definition by parsing it once, and CloudFormation reads a JSON template as JSON (moto's
+     PyYAML parse of it and the validation took 8 of the 10 seconds a test's stack needed).
   11. KMS keys created by CloudFormation take the template's tags and a key policy given as an
      object, as AWS does (moto 5.2.5 fails on the tags and stores the policy where DescribeKey wants
      text); alarms created by CloudFormation (7.) answer Fn::GetAtt Arn.
@@ -97,6 +99,7 @@ if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guards the pin
 
 from moto.awslambda import models as lambda_models  # noqa: E402
 from moto.awslambda import utils as lambda_utils  # noqa: E402
+from moto.cloudformation import models as cfn_models  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse  # noqa: E402
@@ -1890,8 +1893,40 @@ def _shared_evaluation_entrypoint(self: Any) -> Any:
         return _PROGRAMS[definition]
 
 
+# CreateStateMachine parses the definition too, only to validate it (two seconds for the deploy workflow, for
+# every stack a test deploys): a definition that parsed once is valid, and its program is the one executions use.
+_original_validate_definition = sfn_parser_models.StepFunctionsParserBackend._validate_definition
+
+
+def _validate_definition_once(definition: str) -> None:
+    with _WORKFLOW_CLIENTS_LOCK:
+        if definition in _PROGRAMS:
+            return
+    try:
+        program = sfn_parser_models.AmazonStateLanguageParser.parse(definition)[0]
+    except Exception:
+        _original_validate_definition(definition=definition)  # moto's InvalidDefinition for it
+        raise
+    with _WORKFLOW_CLIENTS_LOCK:
+        _PROGRAMS.setdefault(definition, program)
+
+
+# moto reads every template with PyYAML's pure-Python loader, JSON ones too (two seconds for this stack's, for
+# every stack a test deploys); the sandbox sends JSON: read as JSON first, as YAML when it is not.
+_original_parse_template = cfn_models.Stack.parse_template
+
+
+def _parse_template(template: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(template)
+    except ValueError:
+        return dict(_original_parse_template(template))
+    return parsed if isinstance(parsed, dict) else dict(_original_parse_template(template))
+
+
 def _install_fault_injection() -> None:
     sfn_execution_worker.ExecutionWorker._get_evaluation_entrypoint = _shared_evaluation_entrypoint
+    sfn_parser_models.StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition_once)
     for module in (
         lambda_eval_utils,
         state_task_service_aws_sdk,
@@ -1962,6 +1997,7 @@ def install() -> SandboxState:
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)
     kms_models.Key.create_from_cloudformation_json = classmethod(_key_from_cloudformation)
+    cfn_models.Stack.parse_template = staticmethod(_parse_template)
     sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
     sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response
     sfn_execution_worker.ExecutionWorker._get_evaluation_environment = _evaluation_environment
