@@ -4,7 +4,10 @@ Each row is one customer; `churned` (1/0) is what the model predicts. The outcom
 logistic model of the features plus noise, so a good model reaches about 0.9 accuracy and no
 model reaches 1.0. `generate(shift=...)` produces the same population with its distribution
 moved (longer-tenure, pricier customers on other contracts): the traffic drift detection must
-notice. `python -m pipeline.dataset` rewrites pipeline/data/churn.csv.
+notice. `generate(concept=...)` keeps the inputs and changes what the outcome depends on: only
+ground truth shows it. Each customer also has an age group (`age_group`: under-65 or 65-plus, half
+each, drawn apart from everything else), the facet bias monitoring compares; the model does not use it.
+`python -m pipeline.dataset` rewrites pipeline/data/churn.csv.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ ROWS = 3000
 SEED = 20261126
 
 
-def _customer(rng: random.Random, shift: float) -> dict[str, object]:
+def _customer(rng: random.Random, shift: float, concept: float = 0.0) -> dict[str, object]:
     contract = rng.choices(CONTRACTS, weights=(0.55 - 0.3 * shift, 0.25 + 0.1 * shift, 0.20 + 0.2 * shift))[0]
     payment = rng.choices(PAYMENT_METHODS, weights=(0.35, 0.25, 0.25, 0.15))[0]
     tenure = max(1, min(72, round(rng.expovariate(1 / (20 + 25 * shift)))))
@@ -48,6 +51,11 @@ def _customer(rng: random.Random, shift: float) -> dict[str, object]:
         + (0.9 if payment == "electronic-check" else 0.0)
         - 0.03 * usage
     )
+    # concept drift: what makes a customer leave changes (long contracts and tenure stop holding customers, a
+    # competitor's offer draws the loyal ones away); the inputs are drawn exactly as before
+    score = (1 - concept) * score + concept * (
+        -1.2 + 0.06 * tenure + {"month-to-month": 0.0, "one-year": 1.4, "two-year": 2.6}[contract] - 0.3 * calls
+    )
     churned = int(rng.random() < 1 / (1 + math.exp(-3.0 * score)))
     return {
         "tenure_months": tenure,
@@ -61,10 +69,14 @@ def _customer(rng: random.Random, shift: float) -> dict[str, object]:
     }
 
 
-def generate(rows: int = ROWS, seed: int = SEED, shift: float = 0.0) -> list[dict[str, object]]:
+def generate(rows: int = ROWS, seed: int = SEED, shift: float = 0.0, concept: float = 0.0) -> list[dict[str, object]]:
+    """`rows` customers; `shift` moves the inputs' distribution (data drift), `concept` (0..1) changes how the
+    outcome follows from them (concept drift: the same seed gives the same inputs, other labels)."""
     rng = random.Random(seed)
     groups = random.Random(seed + 1)  # its own stream: the other columns are what they were before it existed
-    return [{**_customer(rng, shift), GROUP: groups.choices(GROUPS, weights=(0.5, 0.5))[0]} for _ in range(rows)]
+    return [
+        {**_customer(rng, shift, concept), GROUP: groups.choices(GROUPS, weights=(0.5, 0.5))[0]} for _ in range(rows)
+    ]
 
 
 def grouped_by_risk(records: list[dict[str, object]], share: float = 0.4) -> list[dict[str, object]]:

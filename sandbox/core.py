@@ -157,6 +157,10 @@ class Sandbox:
         response = self.client("lambda").invoke(FunctionName=f"{project}-drift-monitor", Payload=b"{}")
         return dict(json.loads(response["Payload"].read()))
 
+    def evaluate_alarms(self) -> None:
+        """CloudWatch evaluates the metric alarms now (running traffic makes it do so every compressed minute)."""
+        patches.evaluate_alarms(patches.cloudwatch_models.cloudwatch_backends[ACCOUNT_ID][REGION])
+
     def clear_pipeline_failures(self) -> None:
         patches.PIPELINES.failures.clear()
 

@@ -319,6 +319,104 @@ def shadow_deployments(sandbox: Sandbox) -> None:
         say(f"    {stack.endpoint_name} = {serving(sandbox, stack)}")
 
 
+def send_labelled(sandbox: Sandbox, stack: Stack, records: list[dict[str, object]], tag: str) -> dict[str, int]:
+    """One request per customer with its InferenceId, then each customer's true outcome uploaded as ground truth in
+    Model Monitor's format (under the hour it was collected); returns {InferenceId: label}."""
+    runtime = sandbox.client("sagemaker-runtime")
+    labels = {}
+    for i, record in enumerate(records):
+        body = dataset.to_csv([record], header=False, label=False)
+        runtime.invoke_endpoint(
+            EndpointName=stack.endpoint_name, ContentType="text/csv", Body=body, InferenceId=f"{tag}-{i}"
+        )
+        labels[f"{tag}-{i}"] = int(str(record[dataset.LABEL]))
+    lines = [
+        json.dumps(
+            {
+                "groundTruthData": {"data": str(v), "encoding": "CSV"},
+                "eventMetadata": {"eventId": k},
+                "eventVersion": "0",
+            }
+        )
+        for k, v in labels.items()
+    ]
+    key = f"groundtruth/{time.strftime('%Y/%m/%d/%H', time.gmtime())}/{tag}.jsonl"
+    sandbox.client("s3").put_object(
+        Bucket=stack.outputs["ArtifactBucketName"], Key=key, Body=("\n".join(lines) + "\n").encode()
+    )
+    return labels
+
+
+def monitor_figures(sandbox: Sandbox, stack: Stack) -> dict[str, Any]:
+    summary = sandbox.run_drift_monitor(stack.project)
+    quality = summary.get("GroundTruth", {}).get("Figures", {})
+    bias, attribution = summary.get("Bias", {}), summary.get("Attribution", {})
+    if quality:
+        say(
+            f"    quality on {summary['GroundTruth']['Joined']} labelled predictions: "
+            f"accuracy {quality['Accuracy']:.3f} "
+            f"(registered {quality['Accuracy'] + quality['AccuracyDrop']:.3f}), AUC {quality['AUC']:.3f}, "
+            f"F1 {quality['F1']:.3f}; data drift score {summary['DriftScore']:.3f}"
+        )
+    if "DPPL" in bias:
+        say(
+            f"    bias across {bias['Facet']} ({bias['Groups'][0]} vs {bias['Groups'][1]} customers): "
+            f"DPPL {bias['DPPL']:+.3f} (band +/-0.1), DI {bias['DI']:.3f} (band 0.8..1.25)"
+        )
+    if attribution.get("NDCG") is not None:
+        top = sorted(attribution["Live"], key=lambda name: -(attribution["Live"][name] or 0))[:3]
+        say(
+            f"    attribution: NDCG {attribution['NDCG']:.3f} against the registered ranking; "
+            f"live top 3: {', '.join(top)}"
+        )
+    return summary
+
+
+def alarms_now(sandbox: Sandbox, stack: Stack, *names: str) -> str:
+    sandbox.evaluate_alarms()  # CloudWatch evaluates its alarms as the figures arrive
+    alarms = sandbox.client("cloudwatch").describe_alarms(AlarmNames=[f"{stack.project}-{n}" for n in names])
+    return ", ".join(f"{a['AlarmName']} {a['StateValue']}" for a in alarms["MetricAlarms"])
+
+
+def model_monitoring(sandbox: Sandbox) -> None:
+    """Ground truth, bias and attribution on a stack of their own: labels that agree, concept drift -> the quality
+    alarm -> a retrain on newer labelled data; biased traffic -> the bias alarms; a new segment -> attribution."""
+    sandbox.stop_traffic()  # only this step's requests are captured
+    stack = sandbox.deploy_stack("churnquality", QualityMinRecords="100", DriftMinRecords="100")
+    seed_world(sandbox, stack)
+    bucket = stack.outputs["ArtifactBucketName"]
+    say(f"    stack churnquality: {stack.endpoint_name} = {serving(sandbox, stack)}")
+    send_labelled(sandbox, stack, dataset.generate(rows=500, seed=51), "agree")
+    say("    500 customers like the training data; their true outcomes arrive as ground truth")
+    monitor_figures(sandbox, stack)
+    say(f"    -> {alarms_now(sandbox, stack, 'drift-quality-accuracy', 'drift-score', 'bias-dppl')}")
+
+    send_labelled(sandbox, stack, dataset.generate(rows=500, seed=52, concept=1.0), "concept")
+    say("    500 customers drawn as before, who now churn for other reasons (concept drift: same inputs, new labels)")
+    monitor_figures(sandbox, stack)
+    newer = dataset.to_csv(dataset.generate(rows=3000, seed=55, concept=1.0))
+    sandbox.client("s3").put_object(Bucket=bucket, Key="pipeline/data/churn-labelled-2026-12.csv", Body=newer.encode())
+    say(f"    newer labelled data: s3://{bucket}/pipeline/data/churn-labelled-2026-12.csv")
+    say(f"    -> {alarms_now(sandbox, stack, 'drift-quality-accuracy', 'drift-quality-auc', 'drift-score')}")
+    sandbox.settle(timeout=180)
+    [run] = retrain_runs(sandbox, stack)
+    say(f"    retrain {run['name']}: {ended(run)}"[:400])
+
+    send_labelled(sandbox, stack, dataset.grouped_by_risk(dataset.generate(rows=500, seed=53)), "biased")
+    say("    500 customers whose 65-plus members are the least likely to churn (the model never sees the group)")
+    monitor_figures(sandbox, stack)
+    say(f"    -> {alarms_now(sandbox, stack, 'bias-dppl', 'bias-di-low')} (notifies; no retrain)")
+
+    segment = [r for r in dataset.generate(rows=2000, seed=54) if r["contract"] == "month-to-month"][:500]
+    send_labelled(sandbox, stack, segment, "campaign")
+    say("    500 customers of a campaign for monthly contracts: the contract no longer tells customers apart")
+    monitor_figures(sandbox, stack)
+    say(f"    -> {alarms_now(sandbox, stack, 'attribution-ndcg', 'drift-score')}")
+    sandbox.settle(timeout=180)
+    held = [e for e in ledger_of(sandbox, stack, f"PROJECT#{stack.project}") if str(e["sk"]).startswith("HELD")]
+    say(f"    retrains: {len(retrain_runs(sandbox, stack))}; drift alarms held back by the cooldown: {len(held)}")
+
+
 def run() -> int:
     started = time.monotonic()
     say(RULE)
@@ -439,6 +537,9 @@ def run() -> int:
 
         step(11, "Shadow deployments: compared on copies of live requests before any user sees the version")
         shadow_deployments(sandbox)
+
+        step(12, "Ground truth, bias and attribution: concept drift -> quality alarm -> retrain; bias; attribution")
+        model_monitoring(sandbox)
 
     say()
     say(RULE)

@@ -24,6 +24,7 @@ request: put [{"step": "Train", "reason": "...", "times": 1}] at s3://sandbox-co
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -84,6 +85,14 @@ def main() -> int:
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"
     aws = f"aws --endpoint-url {url} --region {REGION}"
+    bucket = stack.outputs["ArtifactBucketName"]
+    label = json.dumps(  # one of Model Monitor's ground-truth records
+        {
+            "groundTruthData": {"data": "0", "encoding": "CSV"},
+            "eventMetadata": {"eventId": "customer-1"},
+            "eventVersion": "0",
+        }
+    )
     print(
         f"""Sandbox listening on {url}  (project {project}, stack {stack.name})
 
@@ -120,6 +129,15 @@ Drift: the alarm going to ALARM starts the retrain workflow (pipeline run, new v
   {aws} sagemaker list-pipeline-executions --pipeline-name {stack.parameters["PipelineName"]}
 Retrain by hand (cooldown {cooldown} s applies to alarms only):
   {aws} stepfunctions start-execution --state-machine-arn {stack.outputs["RetrainStateMachineArn"]} --input file://events/statemachines/retrain.json
+Ground truth, in Model Monitor's format: send requests with an InferenceId, label them, run the monitor
+(its schedule does not fire in the sandbox), then read the quality, bias and attribution figures and alarms:
+  {aws} sagemaker-runtime invoke-endpoint --endpoint-name {stack.endpoint_name} --content-type text/csv \
+      --inference-id customer-1 --body "2,110.0,6,3.0,month-to-month,electronic-check,under-65" answer.csv
+  echo '{label}' > labels.jsonl
+  {aws} s3 cp labels.jsonl s3://{bucket}/groundtruth/$(date -u +%Y/%m/%d/%H)/labels.jsonl
+  {aws} lambda invoke --function-name {project}-drift-monitor monitor-run.json
+  {aws} cloudwatch describe-alarms --alarm-name-prefix {project}-drift-quality-
+  {aws} cloudwatch list-metrics --namespace MLOps/{project}/Drift
 Read the notifications: subscribe a queue to {stack.outputs["NotificationTopicArn"]}
   {aws} sqs create-queue --queue-name inbox
   {aws} sns subscribe --topic-arn {stack.outputs["NotificationTopicArn"]} --protocol sqs \\
