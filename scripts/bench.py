@@ -11,6 +11,7 @@ Rows, grouped:
 - pipeline: one local run of the training pipeline on the shipped data (median of 3), and writing its definition
   with the SDK (a fresh process, as `make pipeline` runs it);
 - drift monitor: records per second and peak memory when it tallies a million captured records streamed from disk;
+  ground truth: labels per second and peak memory when it joins a million labels to a million captured requests;
 - monthly cost: the automation's own AWS bill for BENCH_DEPLOYMENTS deployments and BENCH_RETRAINS retrains a month
   plus the scheduled drift monitor, from the counts above at the list prices below (no free tier applied).
 
@@ -48,6 +49,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 DEPLOYMENTS = int(os.environ.get("BENCH_DEPLOYMENTS", "30"))  # approved versions rolled out by canary, a month
 RETRAINS = int(os.environ.get("BENCH_RETRAINS", "10"))  # drift alarms that start a retrain, a month
 CAPTURED_RECORDS_PER_HOUR = int(os.environ.get("BENCH_CAPTURED_RECORDS_PER_HOUR", "100000"))  # drift monitor input
+LABELS_PER_HOUR = int(os.environ.get("BENCH_LABELS_PER_HOUR", "10000"))  # ground truth the monitor joins an hour
 HOURS_A_MONTH = 720  # a 30-day month
 
 # ------------------------------------------------------------------ list prices
@@ -770,12 +772,28 @@ def measure_sandbox() -> SandboxFigures:
         paths["retrain: one transient pipeline failure retried, registered"] = retrain_by_hand({})
         paths["retrain: quality gate missed"] = retrain_by_hand({"PipelineParameters": {"AccuracyThreshold": 0.99}})
 
-        # One scheduled drift run over 1,000 captured customers (requests of 20, as a client would send them).
+        # One scheduled monitor run over 1,000 captured customers (requests of 20, as a client would send them, each
+        # with its InferenceId) and their labels in one ground-truth file (Model Monitor's format, 20 labels a line).
         runtime = sandbox.client("sagemaker-runtime")
         rows = dataset.generate(rows=1000, seed=17, shift=0.0)
+        truth = []
         for start in range(0, len(rows), 20):
             body = dataset.to_csv(rows[start : start + 20], header=False, label=False)
-            runtime.invoke_endpoint(EndpointName=stack.endpoint_name, ContentType="text/csv", Body=body)
+            runtime.invoke_endpoint(
+                EndpointName=stack.endpoint_name, ContentType="text/csv", Body=body, InferenceId=f"bench-{start}"
+            )
+            labels = ",".join(str(row[dataset.LABEL]) for row in rows[start : start + 20])
+            record = {
+                "groundTruthData": {"data": labels, "encoding": "CSV"},
+                "eventMetadata": {"eventId": f"bench-{start}"},
+            }
+            truth.append(json.dumps({**record, "eventVersion": "0"}))
+        hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
+        sandbox.client("s3").put_object(
+            Bucket=stack.outputs["ArtifactBucketName"],
+            Key=f"groundtruth/{hour}/bench.jsonl",
+            Body=("\n".join(truth) + "\n").encode(),
+        )
         with recorder.window(schedule=True) as drift_run:
             drift_summary = sandbox.run_drift_monitor(stack.project)
         meter.uninstall(boto3.DEFAULT_SESSION)
@@ -848,6 +866,70 @@ def drift_throughput(records: int = 1_000_000, per_request: int = 10) -> dict[st
         done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
         measured: dict[str, float] = json.loads(done.stdout)
         measured["file_mb"] = capture.stat().st_size / 1e6
+    return measured
+
+
+JOIN_RUN = """
+import sys, time
+sys.path.insert(0, {functions!r})
+import json
+from datetime import datetime
+from mlops.ground_truth import LabelJoin
+from mlops.model_quality import binary_quality
+from mlops.bias import BiasTally
+order = json.load(open({baseline!r}))["feature_order"]
+started = time.perf_counter()
+join = LabelJoin(window_hours=72, facet="age_group")
+with open({labels!r}, "rb") as stream:
+    join.add_labels(stream, datetime(2026, 12, 3, 12))
+with open({capture!r}, "rb") as stream:
+    join.add_capture(stream, order, datetime(2026, 12, 3, 10))
+figures = binary_quality(join.joined.labels, join.joined.scores, 0.5)
+bias = BiasTally.of("age_group", ["65-plus"])
+for group, label, score in zip(join.joined.groups, join.joined.labels, join.joined.scores):
+    bias.add(group, int(score >= 0.5), label)
+bias.figures()
+elapsed = time.perf_counter() - started
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"joined": figures.count, "seconds": elapsed, "max_rss_mb": peak_kb / 1024}}))
+"""
+
+
+def join_throughput(records: int = 1_000_000) -> dict[str, float]:
+    """Join a million labels (Model Monitor's ground-truth records) to a million captured requests of one customer
+    each and score them (quality and bias with labels), in a fresh process: rate and peak memory."""
+    import json as json_module
+    import tempfile
+    from datetime import UTC, datetime
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline import dataset
+    from sandbox.capture import capture_line
+    from sandbox.world import trained_model
+
+    rows = dataset.generate(rows=5_000, seed=25)
+    bodies = [dataset.to_csv([row], header=False, label=False).encode() for row in rows]
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as work:
+        capture, labels = Path(work) / "capture.jsonl", Path(work) / "labels.jsonl"
+        with capture.open("w") as out, labels.open("w") as truth:
+            for i in range(records):
+                answer = f"{(i % 97) / 97:.4f}\n".encode()
+                line = capture_line(bodies[i % len(bodies)], "text/csv", answer, "text/csv", now, inference_id=f"r-{i}")
+                out.write(line + "\n")
+                record = {
+                    "groundTruthData": {"data": str(i % 2), "encoding": "CSV"},
+                    "eventMetadata": {"eventId": f"r-{i}"},
+                }
+                truth.write(json_module.dumps({**record, "eventVersion": "0"}) + "\n")
+        baseline = Path(work) / "baseline.json"
+        baseline.write_bytes(trained_model().baseline)
+        code = JOIN_RUN.format(
+            functions=str(ROOT / "functions"), baseline=str(baseline), capture=str(capture), labels=str(labels)
+        )
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        measured: dict[str, float] = json.loads(done.stdout)
+        measured["file_mb"] = (capture.stat().st_size + labels.stat().st_size) / 1e6
     return measured
 
 
@@ -1103,6 +1185,18 @@ def render(results: dict[str, Any]) -> str:
             f"{results['functions']['DriftMonitorFunction'].memory_mb} MB",
         )
     )
+    if "join" in results:
+        join = results["join"]
+        rows.append(
+            (
+                "ground truth",
+                "join + quality throughput",
+                f"{join['joined'] / join['seconds']:,.0f} labels/s",
+                f"{join['joined']:,} labels joined to {join['joined']:,} captured requests ({join['file_mb']:.0f} MB) "
+                f"and scored (quality, bias) in {join['seconds']:.1f} s, peak memory {join['max_rss_mb']:.0f} MB of "
+                f"the function's {results['functions']['DriftMonitorFunction'].memory_mb} MB",
+            )
+        )
     if "shadow" in results:
         shadow = results["shadow"]
         rows.append(
@@ -1122,7 +1216,8 @@ def render(results: dict[str, Any]) -> str:
             "drift monitor",
             "one scheduled run, in the sandbox",
             f"{summary.get('Records', 0):,} records in {summary.get('Files', 0)} capture file"
-            + ("" if summary.get("Files", 0) == 1 else "s"),
+            + ("" if summary.get("Files", 0) == 1 else "s")
+            + f", {summary.get('Joined', 0):,} labels joined",
             f"{run.summary()}, {len(run.metric_hours)} custom metrics published, "
             f"{run.s3_writes:.0f} S3 LIST/PUT and {run.s3_reads:.0f} GET",
         )
@@ -1138,8 +1233,8 @@ def render(results: dict[str, Any]) -> str:
             f"**{usd(sum(cost.usd for cost in costs))}**",
             f"{results['deployments']} deployments (`BENCH_DEPLOYMENTS`), {results['retrains']} retrains "
             f"(`BENCH_RETRAINS`), {results['drift_runs']} drift monitor runs ({results['drift_schedule']}) "
-            f"over {CAPTURED_RECORDS_PER_HOUR:,} captured records an hour; {sum(month.lambda_requests.values()):,.0f} "
-            "Lambda requests",
+            f"over {CAPTURED_RECORDS_PER_HOUR:,} captured records and {LABELS_PER_HOUR:,} labels an hour; "
+            f"{sum(month.lambda_requests.values()):,.0f} Lambda requests",
         )
     )
     rows.append(
@@ -1188,11 +1283,13 @@ def main() -> int:
     generation = definition_time()
     drift = drift_throughput()
     shadow = shadow_throughput()
+    join = join_throughput()
 
     # Every request billed as a cold start: at tens of runs a month most execution environments are new, and Lambda
     # bills the INIT phase (since 2025-08-01). The drift monitor also tallies an hour of captured records.
     seconds_per_request = dict(cold)
     seconds_per_request["DriftMonitorFunction"] += CAPTURED_RECORDS_PER_HOUR / (drift["records"] / drift["seconds"])
+    seconds_per_request["DriftMonitorFunction"] += LABELS_PER_HOUR / (join["joined"] / join["seconds"])
     month = monthly_usage(figures, DEPLOYMENTS, RETRAINS)
     costs = monthly_costs(month, seconds_per_request, settings, figures.alarms, figures.kms_keys)
     drift_runs = runs_a_month(figures.drift_schedule)
@@ -1215,8 +1312,12 @@ def main() -> int:
         "definition_seconds": generation,
         "drift": drift,
         "shadow": shadow,
+        "join": join,
         "drift_run": figures.drift_run,
-        "drift_run_summary": {k: v for k, v in figures.drift_run_summary.items() if isinstance(v, int | float | str)},
+        "drift_run_summary": {
+            **{k: v for k, v in figures.drift_run_summary.items() if isinstance(v, int | float | str)},
+            "Joined": int((figures.drift_run_summary.get("GroundTruth") or {}).get("Joined") or 0),
+        },
         "drift_schedule": figures.drift_schedule,
         "drift_runs": drift_runs,
         "deployments": DEPLOYMENTS,
