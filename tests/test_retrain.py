@@ -279,6 +279,25 @@ def test_auto_approval_ships_a_better_model_through_the_canary(sandbox: Sandbox)
     assert churn.live_model_package() == new  # the approval started the canary, which promoted it
 
 
+def test_a_version_registered_with_bias_outside_the_bands_is_never_auto_approved(sandbox: Sandbox) -> None:
+    # the same better model as above; bands this narrow put its registered DPPL (about -0.01) outside them
+    churn = world(sandbox, RetrainCooldownSeconds="0", AutoApprove="true", BiasMaxAbsDPPL="0.001")
+    bucket = churn.stack.outputs["ArtifactBucketName"]
+    newer = dataset.to_csv(dataset.generate(rows=3000, seed=11, shift=1.0))
+    churn.client("s3").put_object(Bucket=bucket, Key="pipeline/data/churn-2026-11-27.csv", Body=newer.encode())
+    read = inbox(churn)
+
+    start_retrain(churn, {"Reason": "fresh data"})
+
+    [run] = retrains(churn)
+    assert output(run)["Status"] == "Registered", output(run)
+    package = churn.client("sagemaker").describe_model_package(ModelPackageName=output(run)["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    [message] = [m for m in read() if "awaits approval" in m["Message"]]
+    assert "registered bias outside the bands: DPPL" in message["Message"]
+    assert "Not auto-approved: its registered bias is outside the bands" in message["Message"]
+
+
 def test_a_failed_run_started_elsewhere_is_reported_and_not_retried(churn: SandboxWorld) -> None:
     read = inbox(churn)
     churn.sandbox.fail_pipeline_step("Train", ALGORITHM_ERROR, times=1)
