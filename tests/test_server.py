@@ -477,3 +477,89 @@ def test_shifted_traffic_raises_the_drift_alarm_and_starts_a_retrain(server_url:
     started = wait_for(lambda: [r for r in retrain_runs(server_url) if r["executionArn"] not in before])
     assert started[0]["name"].startswith("drift-churn-drift-score-")
     assert finished_retrain(server_url, started[0]["executionArn"])["status"] in ("SUCCEEDED", "FAILED")
+
+
+def send_labelled_customers(url: str, tag: str, requests: int = 30, per_request: int = 5) -> dict[str, list[float]]:
+    """Requests of `per_request` customers, each with its InferenceId: {id: the churn probabilities answered}."""
+    import boto3
+
+    from pipeline import dataset
+
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    rows = dataset.generate(rows=requests * per_request, seed=29)
+    answered = {}
+    for i in range(requests):
+        body = dataset.to_csv(rows[i * per_request : (i + 1) * per_request], header=False, label=False)
+        response = runtime.invoke_endpoint(
+            EndpointName="churn-endpoint", ContentType="text/csv", Body=body, InferenceId=f"{tag}-{i}"
+        )
+        answered[f"{tag}-{i}"] = [float(line) for line in response["Body"].read().decode().split()]
+    return answered
+
+
+def upload_labels(url: str, tmp_path: Path, labels: dict[str, list[int]], name: str) -> None:
+    """Model Monitor's ground-truth records, uploaded with the AWS CLI under this hour."""
+    lines = [
+        json.dumps(
+            {
+                "groundTruthData": {"data": ",".join(map(str, values)), "encoding": "CSV"},
+                "eventMetadata": {"eventId": event},
+                "eventVersion": "0",
+            }
+        )
+        for event, values in labels.items()
+    ]
+    file = tmp_path / f"{name}.jsonl"
+    file.write_text("\n".join(lines) + "\n")
+    bucket = aws(url, "s3api", "list-buckets")["Buckets"]
+    [artifacts] = [b["Name"] for b in bucket if b["Name"].startswith("churn-artifacts-")]
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
+    aws(
+        url,
+        "s3api",
+        "put-object",
+        "--bucket",
+        artifacts,
+        "--key",
+        f"groundtruth/{hour}/{name}.jsonl",
+        "--body",
+        str(file),
+    )
+
+
+def quality_alarms(url: str) -> dict[str, str]:
+    alarms = aws(url, "cloudwatch", "describe-alarms", "--alarm-name-prefix", "churn-drift-quality-")["MetricAlarms"]
+    return {alarm["AlarmName"]: alarm["StateValue"] for alarm in alarms}
+
+
+def test_ground_truth_that_disagrees_raises_the_quality_alarm_and_starts_a_retrain(
+    server_url: str, tmp_path: Path
+) -> None:
+    agreeing = send_labelled_customers(server_url, "agree")
+    upload_labels(server_url, tmp_path, {k: [int(p >= 0.5) for p in v] for k, v in agreeing.items()}, "agree")
+    summary = run_monitor(server_url, tmp_path)
+    assert summary["GroundTruth"]["Joined"] == 150 and summary["GroundTruth"]["Figures"]["Accuracy"] == 1.0, summary
+    time.sleep(0.5)  # the alarms are evaluated as data arrives
+    assert set(quality_alarms(server_url)) == {"churn-drift-quality-accuracy", "churn-drift-quality-auc"}
+    assert "ALARM" not in quality_alarms(server_url).values()
+
+    before = {run["executionArn"] for run in retrain_runs(server_url)}
+    disagreeing = send_labelled_customers(server_url, "disagree")
+    upload_labels(server_url, tmp_path, {k: [int(p < 0.5) for p in v] for k, v in disagreeing.items()}, "disagree")
+    summary = run_monitor(server_url, tmp_path)
+
+    assert summary["GroundTruth"]["Figures"]["Accuracy"] == 0.0, summary["GroundTruth"]
+    assert wait_for(lambda: quality_alarms(server_url)["churn-drift-quality-accuracy"] == "ALARM", timeout=60)
+    started = wait_for(lambda: [r for r in retrain_runs(server_url) if r["executionArn"] not in before], timeout=60)
+    assert started[0]["name"].startswith("drift-churn-drift-quality-")
+    names = {
+        m["MetricName"]
+        for m in aws(server_url, "cloudwatch", "list-metrics", "--namespace", "MLOps/churn/Drift")["Metrics"]
+    }
+    assert {"DPPL", "DI", "AbsDPPL", "AttributionNDCG", "Accuracy", "AccuracyDrop", "AUC"} <= names, names
