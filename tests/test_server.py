@@ -424,18 +424,22 @@ def test_a_permanent_pipeline_failure_is_reported_with_its_step_and_reason(
     assert f"at step Evaluate: {reason}" in message
 
 
-def send_customers(url: str, shift: float, customers: int = 1000) -> None:
+def runtime_client(url: str) -> Any:
     import boto3
 
-    from pipeline import dataset
-
-    runtime = boto3.client(
+    return boto3.client(
         "sagemaker-runtime",
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="sandbox",
         aws_secret_access_key="sandbox",
     )
+
+
+def send_customers(url: str, shift: float, customers: int = 1000) -> None:
+    from pipeline import dataset
+
+    runtime = runtime_client(url)
     rows = dataset.generate(rows=customers, seed=23, shift=shift)
     for start in range(0, customers, 25):
         body = dataset.to_csv(rows[start : start + 25], header=False, label=False)
@@ -481,17 +485,9 @@ def test_shifted_traffic_raises_the_drift_alarm_and_starts_a_retrain(server_url:
 
 def send_labelled_customers(url: str, tag: str, requests: int = 30, per_request: int = 5) -> dict[str, list[float]]:
     """Requests of `per_request` customers, each with its InferenceId: {id: the churn probabilities answered}."""
-    import boto3
-
     from pipeline import dataset
 
-    runtime = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    runtime = runtime_client(url)
     rows = dataset.generate(rows=requests * per_request, seed=29)
     answered = {}
     for i in range(requests):

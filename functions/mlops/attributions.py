@@ -17,6 +17,7 @@ the live ranking are ordered by name.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,14 +33,7 @@ def profile_bin(raw: str, profile: dict[str, Any]) -> int:
             number = math.nan
         if math.isnan(number):
             return len(edges) + 1
-        low, high = 0, len(edges)  # bin i holds edges[i-1] < value <= edges[i]
-        while low < high:
-            middle = (low + high) // 2
-            if number <= edges[middle]:
-                high = middle
-            else:
-                low = middle + 1
-        return low
+        return bisect.bisect_left(edges, number)  # bin i holds edges[i-1] < value <= edges[i]
     categories = list(profile["frequencies"])
     if not value:
         return len(categories) + 1
