@@ -454,6 +454,8 @@ class Resolver:
             }[rest]
         if head == "Steps":
             step_name, _, property_path = rest.partition(".")
+            if step_name not in execution.properties:  # (the run fails, as it would on AWS, instead of hanging)
+                raise StepFailed(f"ClientError: Get {path} refers to step {step_name}, which has not run")
             return _walk(execution.properties[step_name], property_path)
         raise StepFailed(f"ClientError: unknown expression Get {path}")
 

@@ -198,6 +198,8 @@ class FaultWorld:
         seed = f"s3://{self.churn.stack.outputs['ArtifactBucketName']}/pipeline/seed/v1"
         arguments = register["Arguments"]
         arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] = f"{seed}/evaluation.json"
+        arguments["ModelMetrics"]["Bias"]["PostTrainingReport"]["S3Uri"] = f"{seed}/bias.json"
+        arguments["ModelMetrics"]["Explainability"]["Report"]["S3Uri"] = f"{seed}/explainability.json"
         arguments["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"] = f"{seed}/baseline.json"
         arguments["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = f"{seed}/model.tar.gz"
         definition["Steps"] = [gate]
