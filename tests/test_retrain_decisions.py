@@ -6,7 +6,7 @@ import pytest
 
 from mlops.alarms import retrain_execution_name
 from mlops.model_quality import metric_values
-from mlops.retrains import (
+from mlops.retrain_rules import (
     Comparison,
     GatePolicy,
     GateState,

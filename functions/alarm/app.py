@@ -8,7 +8,7 @@ from mlops.events import AlarmEvent
 from mlops.handling import lambda_handler
 from mlops.ledger import Ledger
 from mlops.reactions import Reaction
-from mlops.retrains import RetrainGate, policy_from_env
+from mlops.retrain_rules import RetrainGate, policy_from_env
 from mlops.settings import Settings
 
 dynamodb = boto3.client("dynamodb")

@@ -1,7 +1,7 @@
 """State changes of this project's alarms (`<project>-canary-...`, `<project>-drift-...`, user-named).
 
 A canary guard going to ALARM aborts the running canary on its variant. A drift alarm going to ALARM
-asks the retrain gate (retrains.py) and starts the retrain workflow when admitted; otherwise the
+asks the retrain gate (retrain_rules.py) and starts the retrain workflow when admitted; otherwise the
 alarm is recorded as joined to the running retrain, or as held back by the cooldown or the daily cap.
 """
 
@@ -16,7 +16,7 @@ from .bakes import request_abort
 from .events import AlarmStateChange
 from .ledger import Ledger
 from .reactions import Reaction
-from .retrains import RetrainGate
+from .retrain_rules import RetrainGate
 from .settings import Settings
 
 AlarmRole = Literal["canary", "drift", "other"]

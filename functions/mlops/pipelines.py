@@ -19,7 +19,7 @@ from typing import Any
 from .events import PipelineExecutionStatusChange, UnknownResource
 from .ledger import Ledger, now_iso
 from .reactions import Reaction
-from .retrains import failed_step
+from .retrain_rules import failed_step
 from .settings import Settings
 from .task_tokens import complete
 

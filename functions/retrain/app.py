@@ -11,8 +11,8 @@ from aws_lambda_powertools import Logger, Tracer
 from mlops.ledger import Ledger
 from mlops.payloads import RETRAIN_PAYLOADS, check_payload
 from mlops.pipelines import await_run
-from mlops.retraining import RetrainConfig, admit, assess
-from mlops.retrains import RetrainGate, policy_from_env
+from mlops.retrain_rules import RetrainGate, policy_from_env
+from mlops.retrain_steps import RetrainConfig, admit, assess
 from mlops.settings import Settings, automation_marker
 from mlops.transient import transient_errors_named
 

@@ -16,7 +16,7 @@ from .bias import BiasBands, registered_bias
 from .ledger import Ledger, now_iso
 from .model_quality import metric_values
 from .pipelines import retrain_display_name
-from .retrains import (
+from .retrain_rules import (
     Comparison,
     RetrainGate,
     failed_step,
