@@ -304,7 +304,7 @@ def test_the_aws_managed_sns_key_would_drop_the_alarms_notifications() -> None:
 
     assert problems == [
         f"NotificationTopic: cloudwatch.amazonaws.com cannot use the AWS-managed alias/aws/sns {why}"
-        for why in ["(its key policy admits no service)"] * 2  # the two operations alarms
+        for why in ["(its key policy admits no service)"] * 6  # the two operations alarms, bias and attribution
     ]
 
 

@@ -215,5 +215,5 @@ def test_the_endpoint_answers_with_the_live_models_predictions(churn: SandboxWor
     )
     assert as_json["ContentType"] == "application/json"
     assert 0.0 <= json.loads(as_json["Body"].read())[0] <= 1.0
-    with pytest.raises(ClientError, match="6 columns"):
+    with pytest.raises(ClientError, match="7 columns"):
         runtime.invoke_endpoint(EndpointName=churn.stack.endpoint_name, ContentType="text/csv", Body="1,2\n")

@@ -411,7 +411,7 @@ def test_traffic_bodies_are_the_datasets_rows_without_the_label() -> None:
         rows = list(csv.DictReader(handle))
     first = next(csv.reader(io.StringIO(patches.traffic_bodies()[0].decode())))
     assert len(patches.traffic_bodies()) == len(rows)
-    assert first == [rows[0][column] for column in dataset.FEATURES]
+    assert first == [rows[0][column] for column in dataset.COLUMNS]
 
 
 # ------------------------------------------------------------------ FlipLabels
@@ -448,6 +448,9 @@ def test_a_pipeline_run_with_flip_labels_registers_a_version_that_disagrees(mode
         .replace("${ModelPackageGroupName}", GROUP)
         .replace("${SageMakerExecutionRoleArn}", ROLE)
         .replace("${ScikitLearnImage}", "sklearn-image")
+        .replace("${BiasFacet}", "age_group")
+        .replace("${BiasDisfavouredValues}", "65-plus")
+        .replace("${PredictionThreshold}", "0.5")
     )
     assert {"Name": "FlipLabels", "Type": "String", "DefaultValue": "false"} in json.loads(definition)["Parameters"]
     models.sagemaker.create_pipeline(PipelineName="flip-pipeline", PipelineDefinition=definition, RoleArn=ROLE)
