@@ -17,8 +17,10 @@ def is_shadow_variant(variant_name: str) -> bool:
 
 
 def capture_files(s3: Any, bucket: str, endpoint: str, now: datetime, lookback_hours: int) -> Iterator[str]:
-    """Capture files of every production variant, oldest hour first. A shadow variant's records are the
-    candidate's answers to copies of requests that no user saw: they are not live traffic (mlops.shadows)."""
+    """Capture files of every production variant from the hour `lookback_hours` before `now` on, each variant's
+    oldest first. A shadow variant's records are the candidate's answers to copies of requests that no user saw:
+    they are not live traffic (mlops.shadows). Keys sort by their hour (yyyy/mm/dd/hh), so one listing per
+    variant that starts after the first hour's prefix finds them all (not one listing per hour)."""
     base = f"{CAPTURE_PREFIX}/{endpoint}/"
     variants = [
         prefix["Prefix"]
@@ -26,10 +28,18 @@ def capture_files(s3: Any, bucket: str, endpoint: str, now: datetime, lookback_h
         for prefix in page.get("CommonPrefixes", [])
         if not is_shadow_variant(prefix["Prefix"][len(base) :])
     ]
-    for hours_ago in range(lookback_hours, -1, -1):
-        hour = (now - timedelta(hours=hours_ago)).strftime("%Y/%m/%d/%H/")
-        for variant in variants:
-            yield from _files_under(s3, bucket, variant + hour)
+    first = (now - timedelta(hours=lookback_hours)).strftime("%Y/%m/%d/%H/")
+    for variant in variants:
+        yield from files_after(s3, bucket, variant, variant + first)
+
+
+def files_after(s3: Any, bucket: str, prefix: str, start_after: str) -> Iterator[str]:
+    """The .jsonl files under `prefix` whose keys sort after `start_after` (ListObjectsV2 StartAfter)."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, StartAfter=start_after)
+    for page in pages:
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".jsonl"):
+                yield str(item["Key"])
 
 
 def variant_capture_files(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .captures import files_after
 from .drift import decode_part, record_outputs, record_rows
 
 GROUND_TRUTH_PREFIX = "groundtruth"
@@ -69,13 +70,9 @@ def hour_of(key: str) -> datetime | None:
 
 
 def ground_truth_files(s3: Any, bucket: str, now: datetime, lookback_hours: int) -> Iterator[str]:
-    """Label files of the last `lookback_hours` hours, oldest first."""
-    for hours_ago in range(lookback_hours, -1, -1):
-        prefix = f"{GROUND_TRUTH_PREFIX}/{(now - timedelta(hours=hours_ago)):%Y/%m/%d/%H}/"
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                if item["Key"].endswith(".jsonl"):
-                    yield str(item["Key"])
+    """Label files of the last `lookback_hours` hours, oldest first (one listing: keys sort by their hour)."""
+    first = f"{GROUND_TRUTH_PREFIX}/{(now - timedelta(hours=lookback_hours)):%Y/%m/%d/%H}/"
+    yield from files_after(s3, bucket, f"{GROUND_TRUTH_PREFIX}/", first)
 
 
 @dataclass
