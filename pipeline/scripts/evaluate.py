@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evaluation-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
     parser.add_argument("--drift-baseline-dir", type=Path, default=Path("/opt/ml/processing/drift-baseline"))
     parser.add_argument("--bias-facet", default=GROUP, help="the column whose groups are compared")
-    parser.add_argument("--disfavoured-values", default="65-plus", help="the facet's disfavoured values, comma-separated")
+    parser.add_argument("--disfavoured-values", default="65-plus", help="disfavoured values, comma-separated")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability at which churn is predicted")
     args = parser.parse_args(argv)
 
