@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlops import creations
-from mlops.endpoint_changes import ChangeRequest, change_progress, judge
+from mlops.endpoint_changes import ChangeRequest, EndpointBusy, change_progress, judge, request_change
 from mlops.events import EndpointEvent, parse_event
 from mlops.locks import LockConflict
 from mlops.transient import TransientAwsError, transient_errors_named
@@ -115,3 +115,51 @@ def test_a_conflict_leaves_a_workflow_step_under_the_name_the_workflows_retry() 
         raise LockConflict("the lock kept changing; try again")
     assert type(raised.value) is TransientAwsError
     assert "LockConflict" in str(raised.value)
+
+
+def test_a_change_refused_while_another_ended_in_between_is_retried_not_refused() -> None:
+    """Autoscaling's change is under way when the weights change is asked for ("Cannot update in-progress
+    endpoint") and has ended by the time DescribeEndpoint answers (InService): the request was not applied, the
+    endpoint is free again: EndpointBusy (retried by the workflow), not EndpointChangeRefused (the end)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-endpoint"
+    weights = [{"VariantName": "Blue", "DesiredWeight": 0.9}, {"VariantName": "Green", "DesiredWeight": 0.1}]
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error(
+            "update_endpoint_weights_and_capacities",
+            service_error_code="ValidationException",
+            service_message=f'Cannot update in-progress endpoint "{arn}".',
+        )
+        stub.add_response(
+            "describe_endpoint",
+            {
+                "EndpointName": "churn-endpoint",
+                "EndpointArn": arn,
+                "EndpointConfigName": "churn-v1",
+                "EndpointStatus": "InService",
+                "CreationTime": "2026-12-03T10:00:00Z",
+                "LastModifiedTime": "2026-12-03T10:05:00Z",
+                "ProductionVariants": [
+                    {"VariantName": "Blue", "CurrentWeight": 1.0, "DesiredWeight": 1.0},
+                    {"VariantName": "Green", "CurrentWeight": 0.0, "DesiredWeight": 0.0},
+                ],
+            },
+        )
+        request = ChangeRequest(
+            Action="weights",
+            EndpointName="churn-endpoint",
+            EndpointConfigName="churn-v1",
+            Weights=weights,
+            TaskToken="token",
+            ExecutionArn="arn:aws:states:us-east-1:123456789012:execution:churn-deploy:x",
+        )
+
+        class Ledger:
+            def put(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        with pytest.raises(EndpointBusy, match="in-progress"):
+            request_change(request, sagemaker, sfn=None, ledger=Ledger())  # type: ignore[arg-type]

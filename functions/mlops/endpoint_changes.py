@@ -40,6 +40,7 @@ from .transient import is_transient
 WAIT_SK = "WAIT"
 # Statuses in which SageMaker refuses a change: one is under way (botocore's sagemaker model, EndpointStatus).
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+IN_PROGRESS = "Cannot update in-progress endpoint"  # SageMaker's refusal while another change is under way
 
 
 class ChangeRequest(BaseModel):
@@ -168,7 +169,9 @@ def request_change(request: ChangeRequest, sagemaker: Any, sfn: Any, ledger: Led
                 complete(sfn, request.TaskToken, output=succeeded_on(request.EndpointConfigName))
             return {**requested, "already": "done"}
         status = (described or {}).get("EndpointStatus")
-        if status in BUSY:
+        if status in BUSY or IN_PROGRESS in message:
+            # (refused as in progress but InService by now: another change ended between the two calls; the
+            # request itself was not applied, so it is retried like any other wait for a busy endpoint)
             busy = f"endpoint {request.EndpointName} is {status} with another change: {code}: {message}"
             raise EndpointBusy(busy) from None
         raise EndpointChangeRefused(f"{code}: {message}") from None
