@@ -24,6 +24,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from mlops.attributions import AttributionTally, ndcg, registered_attributions
 from mlops.bias import BiasBands, BiasTally, registered_bias
+from mlops.drift import DriftTally
 from mlops.ground_truth import LabelJoin, hour_of, parse_label
 from mlops.model_quality import binary_quality, roc_auc
 from pipeline import dataset
@@ -164,14 +165,23 @@ def string_rows(records: list[dict[str, object]]) -> list[dict[str, str]]:
     return [{k: str(v) for k, v in r.items()} for r in records]
 
 
+def monitored(baseline: dict[str, Any], rows: list[dict[str, str]], scores: list[float], inputs: list[str]) -> Any:
+    """The monitor's attribution tally fed as in a run: capture records (one customer each) through the drift tally."""
+    tally = AttributionTally(inputs)
+    drift = DriftTally(baseline, attribution=tally)
+    for row, score in zip(rows, scores, strict=True):
+        body = ",".join(row[column] for column in dataset.COLUMNS).encode()
+        drift.add_line(capture_line(body, "text/csv", f"{score}\n".encode(), "text/csv", datetime.now(UTC)))
+    assert drift.malformed == 0
+    return tally
+
+
 def test_the_monitors_attributions_equal_the_pipelines_on_the_same_records() -> None:
     rows = string_rows(dataset.generate(rows=800, seed=12, shift=0.3))
     baseline = profiled(string_rows(dataset.generate(rows=1000, seed=13)))
     rng = random.Random(14)
     scores = [min(1.0, max(0.0, 0.02 * float(r["support_calls"] or 0) * 10 + rng.random() * 0.3)) for r in rows]
-    tally = AttributionTally({name: baseline["features"][name] for name in churn_features.FEATURES})
-    for row, score in zip(rows, scores, strict=True):
-        tally.add(row, score)
+    tally = monitored(baseline, rows, scores, list(churn_features.FEATURES))
     ours, pipelines = tally.ratios(), churn_features.correlation_ratios(rows, scores, baseline)
     assert ours.keys() == pipelines.keys()
     for name in ours:
@@ -187,9 +197,7 @@ def test_the_monitors_attributions_equal_the_pipelines_on_the_same_records() -> 
 
 def test_constant_predictions_have_no_attribution() -> None:
     baseline = profiled(string_rows(dataset.generate(rows=200, seed=1)))
-    tally = AttributionTally({"contract": baseline["features"]["contract"]})
-    for row in string_rows(dataset.generate(rows=50, seed=2)):
-        tally.add(row, 0.3)
+    tally = monitored(baseline, string_rows(dataset.generate(rows=50, seed=2)), [0.3] * 50, ["contract"])
     assert tally.ratios() == {"contract": None}
 
 

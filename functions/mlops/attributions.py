@@ -17,58 +17,38 @@ the live ranking are ordered by name.
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 
-def profile_bin(raw: str, profile: dict[str, Any]) -> int:
-    value = raw.strip()
-    if profile.get("type") == "numeric":
-        edges = list(profile["bin_edges"])
-        try:
-            number = float(value) if value else math.nan
-        except ValueError:
-            number = math.nan
-        if math.isnan(number):
-            return len(edges) + 1
-        return bisect.bisect_left(edges, number)  # bin i holds edges[i-1] < value <= edges[i]
-    categories = list(profile["frequencies"])
-    if not value:
-        return len(categories) + 1
-    try:
-        return categories.index(value)
-    except ValueError:
-        return len(categories)
-
-
 @dataclass
 class AttributionTally:
-    """Streams (row, prediction) pairs; memory holds a count and a sum per bin."""
+    """Streams (bins, prediction) pairs, the bins being the drift tally's for the row (drift.FeatureTally.add: None
+    for a missing value, counted as a bin of its own); memory holds a count and a sum per bin."""
 
-    profiles: dict[str, dict[str, Any]]
+    features: list[str]
     records: int = 0
     total: float = 0.0
     square: float = 0.0
-    bins: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    bins: dict[str, dict[int | None, list[float]]] = field(default_factory=dict)
 
-    def add(self, row: dict[str, str], prediction: float) -> None:
+    def add(self, bins: dict[str, int | None], prediction: float) -> None:
         self.records += 1
         self.total += prediction
         self.square += prediction * prediction
-        for name, profile in self.profiles.items():
-            cell = self.bins.setdefault(name, {}).setdefault(profile_bin(row.get(name, ""), profile), [0, 0.0])
+        for name in self.features:
+            cell = self.bins.setdefault(name, {}).setdefault(bins.get(name), [0, 0.0])
             cell[0] += 1
             cell[1] += prediction
 
     def ratios(self) -> dict[str, float | None]:
         if not self.records:
-            return dict.fromkeys(self.profiles)
+            return dict.fromkeys(self.features)
         mean_square = self.total * self.total / self.records
         spread = self.square - mean_square
         result: dict[str, float | None] = {}
-        for name in self.profiles:
+        for name in self.features:
             cells = self.bins.get(name, {}).values()
             between = sum(s * s / n for n, s in cells) - mean_square
             result[name] = max(0.0, between / spread) if spread > 1e-12 else None

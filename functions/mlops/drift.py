@@ -41,25 +41,28 @@ class FeatureTally:
     missing: int = 0
     total: int = 0
 
-    def add(self, raw: str) -> None:
+    def add(self, raw: str) -> int | None:
+        """Count one value; returns the bin it fell in (None: missing)."""
         self.total += 1
         value = raw.strip()
         if value == "":
             self.missing += 1
-            return
+            return None
         if self.kind == "numeric":
             try:
                 number = float(value)
             except ValueError:
                 self.missing += 1
-                return
+                return None
             if math.isnan(number):
                 self.missing += 1
-                return
-            self.counts[bisect.bisect_left(self.edges, number)] += 1
+                return None
+            index = bisect.bisect_left(self.edges, number)
         else:
-            index = self._index.get(value)
-            self.counts[index if index is not None else len(self.categories)] += 1
+            found = self._index.get(value)
+            index = found if found is not None else len(self.categories)
+        self.counts[index] += 1
+        return index
 
     def __post_init__(self) -> None:
         size = len(self.edges) + 1 if self.kind == "numeric" else len(self.categories) + 1
@@ -110,8 +113,7 @@ class DriftTally:
 
     @property
     def feature_order(self) -> list[str]:
-        """CSV requests carry the features in the order the baseline lists them... unless it says otherwise."""
-        return list(self.baseline.get("feature_order") or self.features)
+        return feature_order(self.baseline)
 
     def add_line(self, line: bytes | str) -> None:
         try:
@@ -124,18 +126,20 @@ class DriftTally:
             if len(self.problems) < 5:
                 self.problems.append(f"{type(error).__name__}: {error}"[:200])
             return
+        binned = []  # each row's bin per feature, for the attribution tally
         for row in rows:
             self.records += 1
-            for name, tally in self.features.items():
-                tally.add(row.get(name, ""))
+            binned.append({name: tally.add(row.get(name, "")) for name, tally in self.features.items()})
         if self.predictions is not None:
             for value in outputs:
                 self.predictions.add(value)
         if (self.bias is not None or self.attribution is not None) and len(outputs) == len(rows):
-            self._add_predictions(rows, outputs)
+            self._add_predictions(rows, binned, outputs)
 
-    def _add_predictions(self, rows: list[dict[str, str]], outputs: list[str]) -> None:
-        for row, output in zip(rows, outputs, strict=True):
+    def _add_predictions(
+        self, rows: list[dict[str, str]], binned: list[dict[str, int | None]], outputs: list[str]
+    ) -> None:
+        for row, bins, output in zip(rows, binned, outputs, strict=True):
             try:
                 score = float(output)
             except ValueError:
@@ -145,7 +149,7 @@ class DriftTally:
             if self.bias is not None:
                 self.bias.add(row.get(self.bias.facet, ""), int(score >= self.threshold))
             if self.attribution is not None:
-                self.attribution.add(row, score)
+                self.attribution.add(bins, score)
 
     def add_lines(self, lines: Iterable[bytes | str]) -> None:
         for line in lines:
@@ -192,6 +196,11 @@ class DriftReport:
         if self.prediction_psi is not None:
             values.append(self.prediction_psi)
         return max(values) if values else None
+
+
+def feature_order(baseline: dict[str, Any]) -> list[str]:
+    """The columns of a CSV request: the baseline's feature_order, else the order it lists its features in."""
+    return list(baseline.get("feature_order") or baseline.get("features") or [])
 
 
 def decode_part(part: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 from .attributions import AttributionTally, ndcg, registered_attributions
 from .bias import BiasTally
 from .captures import capture_files
-from .drift import DriftReport, DriftTally
+from .drift import DriftReport, DriftTally, feature_order
 from .ground_truth import LabelJoin, ground_truth_files, hour_of
 from .ledger import Ledger, now_iso
 from .model_quality import binary_quality, metric_values
@@ -133,10 +133,8 @@ def measure_capture(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(summary, metric data) of the capture files no run has counted yet."""
     bias = BiasTally.of(config.facet, config.disfavoured) if config.facet else None
-    profiles = {
-        name: live.baseline["features"][name] for name in live.attributions if name in live.baseline.get("features", {})
-    }
-    attribution = AttributionTally(profiles) if profiles else None
+    inputs = [name for name in live.attributions if name in live.baseline.get("features", {})]
+    attribution = AttributionTally(inputs) if inputs else None
     tally = DriftTally(live.baseline, bias=bias, attribution=attribution, threshold=config.threshold)
     files, left = 0, 0
     pk = f"CAPTURE#{config.endpoint}"
@@ -250,7 +248,7 @@ def measure_ground_truth(
     pk = f"GROUNDTRUTH#{config.endpoint}"
     republished = publish_pending(ledger, cloudwatch, pk, config.namespace)
     join = LabelJoin(config.window_hours, facet=config.facet)
-    order = list(live.baseline.get("feature_order") or live.baseline.get("features") or [])
+    order = feature_order(live.baseline)
     files: list[str] = []
     left = 0
     for key in ground_truth_files(s3, config.bucket, moment, config.lookback_hours):
