@@ -22,7 +22,15 @@ from moto import mock_aws
 from moto.events import models as events_models
 
 from . import autoscaling, patches
-from .template import CODE_BUCKET, function_code_dir, load_sam_template, sam_resources, to_cloudformation, zip_directory
+from .template import (
+    CODE_BUCKET,
+    check_rules,
+    function_code_dir,
+    load_sam_template,
+    sam_resources,
+    to_cloudformation,
+    zip_directory,
+)
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -136,12 +144,23 @@ class Sandbox:
 
     # -------------------------------------------------------------- traffic and model behaviour
     def behave(
-        self, model_package_arn: str, *, error_rate: float = 0.0, latency_ms: float = 20.0, invert: bool = False
+        self,
+        model_package_arn: str,
+        *,
+        error_rate: float = 0.0,
+        latency_ms: float = 20.0,
+        invert: bool = False,
+        setup_ms: float | None = None,
     ) -> None:
         """Make a model version answer with this error rate and latency wherever it serves, as a production or a
         shadow variant. `invert=True` makes it disagree: its real answers are 1 - p for each churn probability p
-        its model answers (a shadow's errors and answers never reach the client; see patches.Behaviour)."""
-        self.state.behaviours[model_package_arn] = patches.Behaviour(error_rate, latency_ms, invert)
+        its model answers (a shadow's errors and answers never reach the client; see patches.Behaviour).
+        `setup_ms`: its cold start on a serverless variant, published as ModelSetupTime (None: the default,
+        patches.Behaviour.setup_ms; 0: no cold start)."""
+        default = patches.Behaviour.setup_ms
+        self.state.behaviours[model_package_arn] = patches.Behaviour(
+            error_rate, latency_ms, invert, default if setup_ms is None else setup_ms
+        )
 
     def fail_pipeline_step(self, step_name: str, reason: str = CAPACITY_ERROR, times: int | None = 1) -> None:
         """The pipeline step's next `times` attempts (all of them when None) fail with this reason."""
@@ -229,6 +248,7 @@ class Sandbox:
     def deploy_stack(self, project: str, **overrides: str) -> Stack:
         """Create template.yaml as a CloudFormation stack named after the project."""
         parameters = project_parameters(project, **overrides)
+        check_rules(self._sam_template, parameters)
         self._ensure_execution_role(parameters["SageMakerExecutionRoleArn"])
         self._upload_function_code()
         template = to_cloudformation(self._sam_template, parameters, REGION)
@@ -249,6 +269,8 @@ class Sandbox:
             for item in cloudformation.describe_stacks(StackName=project)["Stacks"][0].get("Outputs", [])
         }
         for logical_id, resource in sam_resources(self._sam_template, "AWS::Serverless::Function").items():
+            if logical_id not in resources:
+                continue  # its condition is false for these parameters (BatchFunction outside a batch project)
             function_name = resources[logical_id]
             self.state.function_code[function_name] = function_code_dir(self._sam_template, logical_id)
             dead_letter = resource["Properties"].get("DeadLetterQueue")

@@ -27,6 +27,9 @@ moto and AWS that the product meets; the product code itself never imports the s
      their ShadowProductionVariants (moto drops them; one production and one shadow variant at most, none
      for serverless, asynchronous, Inf1, Elastic Inference, multi-container or multi-model endpoints), and
      DescribeEndpoint shows the endpoint's shadow variant, changed by UpdateEndpoint as the others are.
+     Serverless variants (ServerlessConfig) are refused with what Serverless Inference does not support (data
+     capture, several variants, VPC, network isolation, ...) or outside its limits; an instance-based endpoint
+     cannot be updated to serverless; their concurrency changes with ServerlessUpdateConfig, not instance counts.
   4b. Application Auto Scaling (sandbox/autoscaling.py): registering a variant moves its instance count into
      [MinCapacity, MaxCapacity]; deregistering deletes the target's policies and scheduled actions; a test
      can ask for a policy's scaling activity (Sandbox.autoscale).
@@ -160,12 +163,15 @@ class Behaviour:
     error_rate: the share of its requests it fails (ModelError, HTTP 500 from the variant);
     latency_ms: its ModelLatency in the published metrics;
     invert: its real answers become 1 - p for every probability p the served model answers (text/csv lines,
-    application/json lists; serving.inverted), so it disagrees with a normal version on every request.
+    application/json lists; serving.inverted), so it disagrees with a normal version on every request;
+    setup_ms: its cold start on a serverless variant, published as ModelSetupTime (publish_minute; 0: no cold
+    start, nothing published); an instance-based variant publishes no ModelSetupTime whatever its value.
     """
 
     error_rate: float = 0.0
     latency_ms: float = 20.0
     invert: bool = False
+    setup_ms: float = 2000.0  # Sandbox choice: AWS documents no typical cold start
 
 
 HEALTHY = Behaviour()
@@ -714,15 +720,22 @@ def _create_model_response(self: Any) -> Any:
 
 
 def _create_endpoint_config(
-    self: Any, *args: Any, shadow_production_variants: list[dict[str, Any]] | None = None, **kwargs: Any
+    self: Any,
+    *args: Any,
+    shadow_production_variants: list[dict[str, Any]] | None = None,
+    vpc_config: dict[str, Any] | None = None,
+    enable_network_isolation: bool = False,
+    **kwargs: Any,
 ) -> Any:
     name = kwargs.get("endpoint_config_name", args[0] if args else "")
     if name in self.endpoint_configs:
         _refuse_existing("endpoint configuration", self.endpoint_configs[name].endpoint_config_arn)
     shadows = list(shadow_production_variants or [])
+    production = kwargs.get("production_variants", args[1] if len(args) > 1 else None) or []
     if shadows:
-        production = kwargs.get("production_variants", args[1] if len(args) > 1 else None) or []
         _refuse_shadow_config(production, shadows, kwargs.get("async_inference_config"))
+    capture = kwargs.get("data_capture_config", args[2] if len(args) > 2 else None)
+    _refuse_serverless_config(self, production, capture, vpc_config, enable_network_isolation)
     config = _original_create_endpoint_config(self, *args, **kwargs)
     if shadows:
         try:  # the shadow variants pass what moto checks of a production variant: instance type, model
@@ -800,6 +813,116 @@ def _refuse_shadow_models(backend: Any, variants: list[dict[str, Any]]) -> None:
         )
 
 
+# Serverless endpoints (ProductionVariant.ServerlessConfig). "Some of the features currently available for SageMaker
+# AI Real-time Inference are not supported for Serverless Inference, including GPUs, AWS marketplace model packages,
+# private Docker registries, Multi-Model Endpoints, VPC configuration, network isolation, data capture, multiple
+# production variants, Model Monitor, and inference pipelines." (SageMaker developer guide, "Deploy models with
+# Amazon SageMaker Serverless Inference", Feature exclusions,
+# https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions).
+# ServerlessConfig "Specifies a serverless endpoint configuration instead of an instance-based endpoint
+# configuration" (ProductionVariant.ServerlessConfig); MemorySizeInMB: "Valid values are in 1 GB increments: 1024 MB,
+# 2048 MB, 3072 MB, 4096 MB, 5120 MB, or 6144 MB"; MaxConcurrency 1 to 200 (required, as MemorySizeInMB is);
+# ProvisionedConcurrency 1 to 200, "Should be less than or equal to MaxConcurrency" (botocore's sagemaker model,
+# ProductionVariantServerlessConfig). botocore checks on the client only the minimums (botocore/validate.py,
+# range_check), and a request reaching the sandbox's HTTP server from another SDK is not checked at all, so the sandbox
+# checks every limit itself (moto 5.2.5 checks MemorySizeInMB only, and only for a variant without InstanceType).
+# The sandbox refuses at CreateEndpointConfig, with a ValidationException, a config with a serverless variant and:
+# DataCaptureConfig, another production variant (a shadow: _refuse_shadow_config), a config-level VpcConfig or
+# EnableNetworkIsolation, a model with VpcConfig, EnableNetworkIsolation, several containers (an inference pipeline),
+# a multi-model container (Mode MultiModel) or an image from a private registry (ImageConfig.RepositoryAccessMode
+# Vpc); and a serverless variant with InstanceType or InitialInstanceCount, or a ServerlessConfig outside its limits.
+# Sandbox choices (AWS names neither the call that refuses nor the message): the messages are the sandbox's own; the
+# refusal comes at CreateEndpointConfig, the first call that sees both the serverless variant and its models (moto
+# 5.2.5 refuses a config whose model does not exist), and a model replaced under the same name afterwards is not
+# checked again; a DataCaptureConfig is refused even with EnableCapture false (AWS lists data capture as unsupported
+# without distinguishing a disabled configuration: the stricter reading); a model's container naming a model package
+# is judged by the model's own fields.
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_CONCURRENCY = (1, 200)
+
+
+def serverless_config_problem(serverless: dict[str, Any]) -> str | None:
+    """What is wrong with a ServerlessConfig (or a ServerlessConfig with a ServerlessUpdateConfig applied), or None."""
+    low, high = SERVERLESS_CONCURRENCY
+    memory, maximum = serverless.get("MemorySizeInMB"), serverless.get("MaxConcurrency")
+    provisioned = serverless.get("ProvisionedConcurrency")
+    if memory is None or maximum is None:
+        return "MemorySizeInMB and MaxConcurrency are required"
+    if memory not in SERVERLESS_MEMORY_MB:
+        return f"MemorySizeInMB {memory} is not one of {', '.join(map(str, SERVERLESS_MEMORY_MB))} (1 GB increments)"
+    if not low <= maximum <= high:
+        return f"MaxConcurrency {maximum} is outside {low}-{high}"
+    if provisioned is not None and not low <= provisioned <= high:
+        return f"ProvisionedConcurrency {provisioned} is outside {low}-{high}"
+    if provisioned is not None and provisioned > maximum:
+        return f"ProvisionedConcurrency {provisioned} is above MaxConcurrency {maximum}"
+    return None
+
+
+def _serverless_model_problem(backend: Any, model_name: str) -> str | None:
+    model = backend._models.get(model_name)
+    if model is None:
+        return None  # moto refuses the config: "Could not find model"
+    containers = [container or {} for container in model.containers or [model.primary_container or {}]]
+    if model.vpc_config:
+        return "has a VpcConfig (VPC configuration)"
+    if getattr(model, "enable_network_isolation", False):
+        return "has EnableNetworkIsolation (network isolation)"
+    if len(containers) > 1:
+        return "hosts several containers (an inference pipeline)"
+    if containers[0].get("Mode") == "MultiModel":
+        return "is a multi-model container (Mode MultiModel)"
+    if (containers[0].get("ImageConfig") or {}).get("RepositoryAccessMode") == "Vpc":
+        return "pulls its image from a private Docker registry (ImageConfig.RepositoryAccessMode Vpc)"
+    return None
+
+
+def _refuse_serverless_config(
+    backend: Any,
+    production: list[dict[str, Any]],
+    data_capture_config: dict[str, Any] | None,
+    vpc_config: dict[str, Any] | None,
+    enable_network_isolation: bool,
+) -> None:
+    serverless = [variant for variant in production if "ServerlessConfig" in variant]
+    if not serverless:
+        return
+    named = f'variant "{serverless[0].get("VariantName")}" is serverless'
+    problems = [
+        f'{named} and variant "{variant.get("VariantName")}" is another production variant (serverless endpoints '
+        "support one production variant)"
+        for variant in production
+        if variant is not serverless[0]
+    ][:1]
+    if data_capture_config:
+        problems.append(f"{named} and the config has a DataCaptureConfig (data capture)")
+    if vpc_config:
+        problems.append(f"{named} and the config has a VpcConfig (VPC configuration)")
+    if enable_network_isolation:
+        problems.append(f"{named} and the config has EnableNetworkIsolation (network isolation)")
+    for variant in serverless:
+        name = variant.get("VariantName")
+        instances = [key for key in ("InstanceType", "InitialInstanceCount") if key in variant]
+        if instances:
+            problems.append(
+                f'variant "{name}" has ServerlessConfig and {" and ".join(instances)}: a serverless variant has no '
+                "instances"
+            )
+        limits = serverless_config_problem(variant["ServerlessConfig"] or {})
+        if limits:
+            problems.append(f'variant "{name}" has an invalid ServerlessConfig: {limits}')
+        model = _serverless_model_problem(backend, str(variant.get("ModelName", "")))
+        if model:
+            problems.append(f'variant "{name}" is serverless and its model "{variant.get("ModelName")}" {model}')
+    if problems:
+        raise sagemaker_models.ValidationError(
+            message="Invalid endpoint configuration for Serverless Inference: "
+            + "; ".join(problems)
+            + ". Serverless Inference does not support data capture, multiple production variants, VPC "
+            "configuration, network isolation, multi-model endpoints, inference pipelines or private Docker registries."
+        )
+
+
 def _create_endpoint_config_response(self: Any) -> Any:
     """moto 5.2.5 reads no ShadowProductionVariants: passed on to the backend."""
     config = self.sagemaker_backend.create_endpoint_config(
@@ -810,6 +933,8 @@ def _create_endpoint_config_response(self: Any) -> Any:
         tags=self._get_param("Tags"),
         kms_key_id=self._get_param("KmsKeyId"),
         shadow_production_variants=self._get_param("ShadowProductionVariants"),
+        vpc_config=self._get_param("VpcConfig"),  # (read for the serverless checks; moto keeps neither)
+        enable_network_isolation=bool(self._get_param("EnableNetworkIsolation", False)),
     )
     return sagemaker_responses.ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
 
@@ -923,6 +1048,25 @@ def _variants_after_update(
     return variants
 
 
+# "You cannot convert your instance-based, real-time endpoint to a serverless endpoint. If you try to update your
+# real-time endpoint to serverless, you receive a ValidationError message. You can convert a serverless endpoint to
+# real-time, but once you make the update, you cannot roll it back to serverless." (SageMaker developer guide, "Deploy
+# models with Amazon SageMaker Serverless Inference", Feature exclusions, above). The sandbox refuses UpdateEndpoint
+# to a config with a serverless variant while the endpoint's variants run on instances (ValidationException, the
+# endpoint unchanged); serverless to instances, and serverless to serverless (a new fleet, Updating then InService
+# as any update), go ahead. Sandbox choice: the message is the sandbox's own.
+def _refuse_serverless_conversion(endpoint: Any, config_name: str, config: dict[str, Any]) -> None:
+    instances = [v["VariantName"] for v in endpoint.production_variants if "CurrentServerlessConfig" not in v]
+    serverless = [v["VariantName"] for v in config.get("ProductionVariants") or [] if "ServerlessConfig" in v]
+    if instances and serverless:
+        raise sagemaker_models.ValidationError(
+            message=f'Cannot update endpoint "{endpoint.arn}" to endpoint configuration "{config_name}": the '
+            f'endpoint is instance-based (variant "{instances[0]}") and the configuration\'s variant "{serverless[0]}" '
+            "is serverless. An instance-based real-time endpoint cannot be converted to a serverless endpoint; "
+            "create a new endpoint for the serverless configuration."
+        )
+
+
 def _update_endpoint_backend(
     self: Any,
     endpoint_name: str,
@@ -936,6 +1080,7 @@ def _update_endpoint_backend(
         raise sagemaker_models.ValidationError(message=f"Could not find endpoint '{arn}'.")
     _require_in_service(endpoint)
     config = self.describe_endpoint_config(endpoint_config_name)
+    _refuse_serverless_conversion(endpoint, endpoint_config_name, config)
     autoscaling.refuse_update(self, endpoint, endpoint_config_name, config)
     excluded = {p.get("VariantPropertyType", "") for p in exclude_retained_variant_properties or []}
     variants = _variants_after_update(endpoint, config, retain_all_variant_properties, excluded)
@@ -953,14 +1098,19 @@ def _update_endpoint_backend(
 
     # DescribeEndpoint names the config being deployed while an update is under way (botocore's sagemaker
     # model, DescribeEndpointOutput.PendingDeploymentSummary: "returned when the endpoint is creating or
-    # updating with a new endpoint configuration"), with each variant's desired capacity and weight
+    # updating with a new endpoint configuration"), with each variant's desired capacity and weight, a serverless
+    # variant's DesiredServerlessConfig ("The serverless configuration requested for this deployment")
     # (PendingProductionVariantSummary), the shadow variants' in ShadowProductionVariants (PendingDeploymentSummary:
     # "one for each model hosted behind this endpoint in shadow mode ... for the in-progress deployment").
     def pending(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             {
                 "VariantName": variant["VariantName"],
-                **{key: variant[key] for key in ("DesiredInstanceCount", "DesiredWeight") if key in variant},
+                **{
+                    key: variant[key]
+                    for key in ("DesiredInstanceCount", "DesiredWeight", "DesiredServerlessConfig")
+                    if key in variant
+                },
             }
             for variant in summaries
         ]
@@ -999,6 +1149,43 @@ _CAPACITY_FIELDS = ("Weight", "InstanceCount")
 # documents the operation for "variants associated with an existing endpoint" and DesiredWeightAndCapacity as
 # "weight and capacity values for a production variant", saying nothing of shadow variants (botocore's sagemaker
 # model); a shadow's share and capacity change with UpdateEndpoint to another config.
+# A serverless variant's capacity: DesiredWeightAndCapacity.ServerlessUpdateConfig "Specifies the serverless update
+# concurrency configuration for an endpoint variant": MaxConcurrency 1 to 200, ProvisionedConcurrency 1 to 200,
+# "Should be less than or equal to MaxConcurrency" (botocore's sagemaker model,
+# ProductionVariantServerlessUpdateConfig); DescribeEndpoint shows it as DesiredServerlessConfig at once and as
+# CurrentServerlessConfig when InService, as the other desired values. Sandbox choices (AWS is silent):
+# DesiredInstanceCount ("The variant's capacity") for a serverless variant, which has no instances, and
+# ServerlessUpdateConfig for an instance-based variant are refused with a ValidationException, as is a
+# ServerlessUpdateConfig whose result breaks the limits (serverless_config_problem).
+def _serverless_capacity(endpoint: Any, desired: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The DesiredServerlessConfig each serverless variant is asked for (its ServerlessUpdateConfig applied)."""
+    variants = {variant["VariantName"]: variant for variant in endpoint.production_variants}
+    wanted: dict[str, dict[str, Any]] = {}
+    for item in desired:
+        name, update = str(item.get("VariantName")), item.get("ServerlessUpdateConfig")
+        variant = variants.get(name)
+        if variant is None:
+            continue  # moto refuses a variant the endpoint does not have
+        current = variant.get("DesiredServerlessConfig", variant.get("CurrentServerlessConfig"))
+        problem = None
+        if current is None and update:
+            problem = "is instance-based: ServerlessUpdateConfig changes serverless variants only"
+        elif current is not None and item.get("DesiredInstanceCount") is not None:
+            problem = (
+                "is serverless and has no instances: change its concurrency with ServerlessUpdateConfig "
+                "(MaxConcurrency, ProvisionedConcurrency) instead of DesiredInstanceCount"
+            )
+        elif current is not None and update:
+            wanted[name] = {**current, **update}
+            limits = serverless_config_problem(wanted[name])
+            problem = f"is serverless and its ServerlessUpdateConfig is invalid: {limits}" if limits else None
+        if problem:
+            raise sagemaker_models.ValidationError(
+                message=f'The variant "{name}" of endpoint "{endpoint.arn}" {problem}.'
+            )
+    return wanted
+
+
 def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]) -> str:
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is not None:
@@ -1011,6 +1198,7 @@ def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacitie
                 "UpdateEndpointWeightsAndCapacities changes production variants only. Update the endpoint to an "
                 "endpoint configuration with the shadow variant's new weight or instance count instead."
             )
+    serverless = _serverless_capacity(endpoint, desired_weights_and_capacities) if endpoint is not None else {}
     before = [dict(variant) for variant in endpoint.production_variants] if endpoint is not None else []
     arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)  # validates
     requested = {item.get("VariantName"): item for item in desired_weights_and_capacities}
@@ -1021,12 +1209,15 @@ def _update_weights(self: Any, endpoint_name: str, desired_weights_and_capacitie
             value = requested.get(variant["VariantName"], {}).get(f"Desired{field_}")
             if value is not None:
                 variant[f"Desired{field_}"] = value
+        if variant["VariantName"] in serverless:
+            variant["DesiredServerlessConfig"] = serverless[variant["VariantName"]]
 
     def settle(source: str, target: str) -> None:
         for variant in endpoint.production_variants:
-            for field_ in _CAPACITY_FIELDS:
+            for field_ in (*_CAPACITY_FIELDS, "ServerlessConfig"):
                 if f"{source}{field_}" in variant:
-                    variant[f"{target}{field_}"] = variant[f"{source}{field_}"]
+                    value = variant[f"{source}{field_}"]
+                    variant[f"{target}{field_}"] = dict(value) if isinstance(value, dict) else value
 
     def finish() -> None:
         settle("Desired", "Current")
@@ -1051,6 +1242,7 @@ class ServingVariant:
     weight: float
     package: str  # model package ARN, or ''
     shadow: bool = False
+    serverless: bool = False  # a serverless variant (ServerlessConfig): no data capture, ModelSetupTime published
 
 
 def _serving_variants(account: str, region: str, endpoint_name: str) -> list[ServingVariant]:
@@ -1069,7 +1261,8 @@ def _serving_variants(account: str, region: str, endpoint_name: str) -> list[Ser
             package = (containers[0] or {}).get("ModelPackageName", "")
             # InitialVariantWeight "If unspecified, it defaults to 1.0" (botocore's sagemaker model, ProductionVariant)
             weight = float(variant.get("CurrentWeight", 1.0))
-            variants.append(ServingVariant(variant["VariantName"], weight, package, shadow))
+            serverless = "CurrentServerlessConfig" in variant
+            variants.append(ServingVariant(variant["VariantName"], weight, package, shadow, serverless))
     return variants
 
 
@@ -1185,9 +1378,10 @@ def _answer(
         raise JsonRESTError("ModelError", message) from error
     if behaviour.invert:
         answer = serving.inverted(answer, answer_type)
-    CAPTURES.record(
-        capture_config, endpoint_name, variant.name, body, content_type, answer, answer_type, at, inference_id
-    )
+    if not variant.serverless:  # Serverless Inference does not support data capture (_refuse_serverless_config)
+        CAPTURES.record(
+            capture_config, endpoint_name, variant.name, body, content_type, answer, answer_type, at, inference_id
+        )
     return answer, answer_type
 
 
@@ -1206,13 +1400,29 @@ def _invoke_endpoint_response(self: Any) -> Any:
     return 200, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}, answer
 
 
-def _datapoints(weight: float, behaviour: Behaviour, per_minute: int) -> dict[str, float]:
+# A serverless variant publishes ModelSetupTime besides the invocation metrics: "The time it takes to launch new
+# compute resources for a serverless endpoint", in Microseconds (SageMaker developer guide, "SageMaker AI endpoint
+# invocation metrics", https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html); "Serverless
+# endpoints can also use the Invocations4XXErrors, Invocations5XXErrors, Invocations, ModelLatency, ModelSetupTime
+# and MemoryUtilization metrics" (SageMaker developer guide, "Monitor a serverless endpoint",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html), under the same dimensions
+# (EndpointName, VariantName). An instance-based variant publishes none.
+# Sandbox choices: each compressed minute with requests meets one cold start, published as one ModelSetupTime
+# datapoint of the version's Behaviour.setup_ms (none when it is 0), provisioned concurrency or not; the other
+# serverless-only metrics (MemoryUtilization, ServerlessConcurrentExecutionsUtilization...) are not published.
+def _datapoints(weight: float, behaviour: Behaviour, per_minute: int, serverless: bool = False) -> dict[str, float]:
     requests = round(per_minute * weight)
-    return {
+    values = {
         "Invocations": requests,
         "Invocation5XXErrors": round(requests * behaviour.error_rate),
         "ModelLatency": behaviour.latency_ms * 1000.0,
     }
+    if serverless and requests and behaviour.setup_ms > 0:
+        values["ModelSetupTime"] = behaviour.setup_ms * 1000.0
+    return values
+
+
+_UNITS = {"ModelSetupTime": "Microseconds"}
 
 
 def publish_minute(account: str, region: str, endpoint_name: str, per_minute: int) -> None:
@@ -1226,7 +1436,7 @@ def publish_minute(account: str, region: str, endpoint_name: str, per_minute: in
     SageMaker developer guide, "Monitor a shadow test",
     https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-view-monitor-edit-dashboard.html), under the
     same dimensions as any variant's (EndpointName, VariantName). Variants that receive nothing (weight or share 0)
-    publish nothing.
+    publish nothing. A serverless variant also publishes ModelSetupTime (_datapoints).
     """
     cloudwatch = cloudwatch_models.cloudwatch_backends[account][region]
     now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps metric timestamps as naive UTC
@@ -1238,7 +1448,7 @@ def publish_minute(account: str, region: str, endpoint_name: str, per_minute: in
             share = max((sampling_share(p, variant) for p in production if p.weight > 0), default=0.0)
         if share <= 0:
             continue
-        values = _datapoints(share, STATE.behaviours.get(variant.package, HEALTHY), per_minute)
+        values = _datapoints(share, STATE.behaviours.get(variant.package, HEALTHY), per_minute, variant.serverless)
         dimensions = [
             {"Name": "EndpointName", "Value": endpoint_name},
             {"Name": "VariantName", "Value": variant.name},
@@ -1246,7 +1456,13 @@ def publish_minute(account: str, region: str, endpoint_name: str, per_minute: in
         cloudwatch.put_metric_data(
             "AWS/SageMaker",
             [
-                {"MetricName": name, "Value": value, "Dimensions": dimensions, "Timestamp": now}
+                {
+                    "MetricName": name,
+                    "Value": value,
+                    "Dimensions": dimensions,
+                    "Timestamp": now,
+                    **({"Unit": _UNITS[name]} if name in _UNITS else {}),
+                }
                 for name, value in values.items()
             ],
         )
@@ -1965,6 +2181,376 @@ def _key_from_cloudformation(cls: Any, resource_name: str, cloudformation_json: 
     return _original_key_from_cloudformation(cls, resource_name, template, *args, **kwargs)
 
 
+# ------------------------------------------------------------------ 12. S3 buckets send their events to EventBridge
+from moto.s3 import models as s3_models  # noqa: E402
+from moto.s3 import notifications as s3_notifications  # noqa: E402
+
+# AWS::S3::Bucket's NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled ("Enables delivery of events
+# to Amazon EventBridge", a boolean, default true) and VersioningConfiguration.Status (Enabled | Suspended), as the
+# CloudFormation resource schema of AWS::S3::Bucket defines them (the schema cfn-lint ships, typeName
+# AWS::S3::Bucket). moto 5.2.5 creates and updates a bucket from CloudFormation with its encryption and tags only.
+# Sandbox choice: the schema's other notification targets (Lambda, queue and topic configurations) are not applied.
+_original_bucket_from_cloudformation = s3_models.FakeBucket.create_from_cloudformation_json.__func__
+_original_bucket_update_from_cloudformation = s3_models.FakeBucket.update_from_cloudformation_json.__func__
+
+
+def _apply_bucket_properties(bucket: Any, properties: dict[str, Any]) -> None:
+    notification = properties.get("NotificationConfiguration") or {}  # None: Fn::If resolved to AWS::NoValue
+    event_bridge = notification.get("EventBridgeConfiguration") or {}
+    enabled = str(event_bridge.get("EventBridgeEnabled", "true")).lower() == "true" if event_bridge else False
+    if enabled:
+        bucket.notification_configuration = s3_models.NotificationConfiguration(event_bridge={})
+    elif bucket.notification_configuration is not None:
+        bucket.notification_configuration.event_bridge = None
+    status = (properties.get("VersioningConfiguration") or {}).get("Status")
+    if status:
+        bucket.versioning_status = status
+
+
+def _bucket_from_cloudformation(
+    cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    bucket = _original_bucket_from_cloudformation(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    _apply_bucket_properties(bucket, cloudformation_json.get("Properties") or {})
+    return bucket
+
+
+def _bucket_update_from_cloudformation(
+    cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+) -> Any:
+    bucket = _original_bucket_update_from_cloudformation(
+        cls, original_resource, new_resource_name, cloudformation_json, *args, **kwargs
+    )
+    _apply_bucket_properties(bucket, cloudformation_json.get("Properties") or {})
+    return bucket
+
+
+# "Object Created" as S3 sends it to EventBridge (Amazon S3 User Guide, "EventBridge event message structure",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html; tests/aws_events/s3-object-created.json keeps
+# the example): detail.version "0", bucket.name, object key / size / etag / version-id / sequencer, request-id,
+# requester, source-ip-address, and reason, the API that created the object ("PutObject, POST Object, CopyObject, or
+# CompleteMultipartUpload", "Using EventBridge",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
+# "version-id" only for a versioned bucket: LocalStack's snapshot recorded against AWS for an unversioned bucket
+# (localstack/localstack, tests/aws/services/s3/test_s3_notifications_eventbridge.snapshot.json) has none. The key is
+# URL-encoded: "S3 object keys in EventBridge events are URL-encoded" (AWS's own sample handling them,
+# aws-samples/s3-to-lambda-patterns, eventbridge/2-existing-bucket/eventConsumer/app.js, which decodes "+" as a space
+# and the rest with decodeURIComponent), as in S3's direct notifications ("red flower.jpg" becomes "red+flower.jpg",
+# Amazon S3 User Guide, "Event message structure"); "/" stays, as a recorded event's key shows ("imap/spice/spin/...",
+# IMAP-Science-Operations-Center/sds-data-manager, sds_data_manager/lambda_code/SDSCode/pipeline_lambdas/
+# spice_indexer.py). The sequencer is upper-case hexadecimal, 18 digits, as there ("006539AA6D7936ACF5"); "a greater
+# hex value indicates that the sequence came later" (the direct notification's sequencer, "Event message structure"),
+# so the sandbox's comes from a clock that only goes forward: a later event on a key has a greater one. The event goes
+# onto the bucket's Region's default bus like any service's (emit_event), so rules match it and its deliveries are
+# tracked. moto 5.2.5 sends "eTag", `time` as a number, reason "ObjectCreated", a constant sequencer, straight to
+# every rule.
+# Sandbox choices:
+#   - request-id is 16 random upper-case letters and digits (the example's form); requester is the bucket owner's
+#     account, source-ip-address 127.0.0.1 (the sandbox's clients are local);
+#   - POST Object's reason is "PostObject"; S3's other EventBridge events (Object Deleted, Object Tags Added, ...) are
+#     not sent.
+_S3_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+_SEQUENCER_LOCK = threading.Lock()
+_last_sequencer = 0
+
+
+def _next_sequencer() -> str:
+    global _last_sequencer
+    with _SEQUENCER_LOCK:
+        _last_sequencer = max(_last_sequencer + 1, time.time_ns())
+        return f"{_last_sequencer:018X}"
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    reason = _S3_REASONS.get(str(getattr(event_name, "value", event_name)))
+    if reason is None or (reason == "PutObject" and getattr(key, "multipart", None) is not None):
+        return  # moto 5.2.5 completes a multipart upload with a PutObject, then sends CompleteMultipartUpload
+    from urllib.parse import quote_plus
+
+    obj: dict[str, Any] = {"key": quote_plus(key.name, safe="/"), "size": key.size, "etag": key.etag.strip('"')}
+    if bucket.is_versioned:
+        obj["version-id"] = key.version_id
+    obj["sequencer"] = _next_sequencer()
+    detail = {
+        "version": "0",
+        "bucket": {"name": bucket.name},
+        "object": obj,
+        "request-id": "".join(random.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=16)),
+        "requester": account_id,
+        "source-ip-address": "127.0.0.1",
+        "reason": reason,
+    }
+    try:
+        emit_event(account_id, bucket.region_name, "aws.s3", "Object Created", detail, [bucket.arn])
+    except Exception:  # the object is stored whatever becomes of its event, as on AWS
+        logging.getLogger(__name__).exception("S3 event for s3://%s/%s not sent", bucket.name, key.name)
+
+
+# ------------------------------------------------------------------ 13. batch transform jobs run for real
+from moto.logs import models as logs_models  # noqa: E402
+
+from . import transform  # noqa: E402
+
+# CreateTransformJob (moto 5.2.5 marks the job Completed at once and writes nothing) runs the job in the background
+# (sandbox/transform.py says how, and from which sources): TransformJobStatus "InProgress", then "Completed" or
+# "Failed" with a FailureReason ("If the transform job failed, FailureReason describes why it failed",
+# DescribeTransformJobResponse); StopTransformJob (missing in moto): "the status of the job changes to Stopping. After
+# Amazon SageMaker stops the job, the status is set to Stopped" (botocore's sagemaker model). Each status emits
+# "SageMaker Transform Job State Change" as the SageMaker developer guide shows it ("Events that Amazon SageMaker AI
+# sends to Amazon EventBridge", transform job state change; tests/aws_events/ keeps the example): DescribeTransformJob's
+# members, times as ISO 8601 text, Tags as an object, FailureReason when Failed ("If the value of TransformJobStatus is
+# Failed, the event contains the FailureReason field").
+# Refusals with SageMaker's words: a name taken (CreateTransformJob's errors list ResourceInUse, botocore's sagemaker
+# model; the message as SageMaker words it for training jobs, "Training job names must be unique within an AWS account
+# and region, and a training job with this name already exists (arn:...)", aws/amazon-sagemaker-examples#3108); a
+# model missing ('Could not find model "arn:aws:sagemaker:us-west-2:123456789098:model/test-model".', recorded in a
+# public test of CreateTransformJob); no object under the input ('No S3 objects found under S3 URL "s3://..." given in
+# input data source. Please ensure that the bucket exists in the selected region (us-west-2), that objects exist under
+# that S3 prefix, and that the role "arn:aws:iam::...:role/..." has "s3:ListBucket" permissions on bucket "..."',
+# CreateTransformJob's ValidationException in aws/amazon-sagemaker-examples#2414); a filter with a character outside
+# the documented operators (transform.FILTER_OPERATORS); MaxPayloadInMB over 100 ("cannot be greater than 100 MB").
+# A failed object fails the job with "ClientError: See job logs for more information" (a transform job's
+# FailureReason, recorded in public reports, e.g. "21 transform jobs [...] went Failed with ClientError: See job logs
+# for more information"), its cause in the job's data log, /aws/sagemaker/TransformJobs, in the form SageMaker writes
+# it ("2020-10-14T04:08:19.666:[sagemaker logs]: <bucket>/<key>: ClientError: 400", then "Message:" and the container's
+# answer; the first line names "MaxConcurrentTransforms=1, MaxPayloadInMB=6, BatchStrategy=MULTI_RECORD", the defaults
+# of a job that set none: aws/amazon-sagemaker-examples#1620). A container the sandbox cannot serve (no ModelDataUrl and
+# SAGEMAKER_PROGRAM) fails the job with "AlgorithmError: Model container failed to respond to ping" (a transform job's
+# FailureReason recorded in the same kind of report).
+# Sandbox choices:
+#   - the InProgress event is sent at creation, without TransformStartTime (stamped when the first request is made,
+#     after transform.PROVISIONING_SECONDS of compressed time) and TransformEndTime; members the request left out are
+#     left out of DescribeTransformJob and of the events (MaxPayloadInMB 6, BatchStrategy MultiRecord, SplitType None
+#     and CompressionType None apply all the same);
+#   - the refusals SageMaker's words are not known for: S3DataType AugmentedManifestFile or Converse ("not compatible"
+#     with batch transform), SplitType RecordIO or TFRecord, DataProcessing on data other than text/csv or without
+#     SplitType and AssembleWith Line ("If you set input and output formats to text/csv, you must also set the
+#     SplitType and AssemblyType parameters to line", developer guide), a JsonPath that is not index-based on CSV,
+#     StopTransformJob on a job that is not InProgress (ValidationException), a job missing (ResourceNotFound, the
+#     error botocore's model lists, in the words moto uses for DescribeTransformJob);
+#   - the data log stream is <job>/<instance id>-<epoch seconds>/data-log; an error of the sandbox itself fails the job
+#     with "InternalServerError: We encountered an internal error. Please try again." and its traceback in the log;
+#   - Behaviour (Sandbox.behave) shapes endpoints' answers only, not a transform job's.
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+TRANSFORM_CLIENT_ERROR = "ClientError: See job logs for more information"
+TRANSFORM_PING_ERROR = "AlgorithmError: Model container failed to respond to ping"
+TRANSFORM_INTERNAL_ERROR = "InternalServerError: We encountered an internal error. Please try again."
+MAX_PAYLOAD_LIMIT_MB = 100  # "The value of MaxPayloadInMB cannot be greater than 100 MB" (CreateTransformJobRequest)
+
+
+def _invoke_served(container: dict[str, Any], body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    return SERVED.invoke(container, body, content_type, accept, remember=False)
+
+
+TRANSFORMS = transform.Transformer(lambda: create_client("s3"), _invoke_served)
+_TRANSFORM_RUNS: dict[str, transform.Run] = {}  # job ARN -> what it does
+
+
+class _TransformLog:
+    """The job's data log in CloudWatch Logs, lines as SageMaker writes them."""
+
+    def __init__(self, job: Any) -> None:
+        self.group = TRANSFORM_LOG_GROUP
+        self.stream = f"{job.transform_job_name}/i-{uuid.uuid4().hex[:17]}-{int(time.time())}/data-log"
+        _, _, _, self.region, self.account, _ = job.arn.split(":", 5)
+
+    def write(self, *lines: str) -> None:
+        backend = logs_models.logs_backends[self.account][self.region]
+        backend.ensure_log_group(self.group)
+        backend.ensure_log_stream(self.group, self.stream)
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        events = [
+            {"timestamp": int(now.timestamp() * 1000), "message": f"{stamp}:[sagemaker logs]: {line}"} for line in lines
+        ]
+        backend.put_log_events(self.group, self.stream, events)
+
+
+def _emit_transform_state(backend: Any, job: Any) -> None:
+    described = job.response_object
+    members = sfn_errors.service_model("sagemaker").operation_model("DescribeTransformJob").output_shape.members
+    detail = {name: described[name] for name in members if described.get(name) is not None}
+    detail["Tags"] = {tag["Key"]: tag["Value"] for tag in job.tags or []}
+    emit_event(
+        backend.account_id,
+        backend.region_name,
+        "aws.sagemaker",
+        "SageMaker Transform Job State Change",
+        detail,
+        [job.arn],
+    )
+
+
+def _set_transform_status(backend: Any, job: Any, status: str, failure_reason: str | None = None) -> None:
+    job.transform_job_status = status
+    job.failure_reason = failure_reason
+    job.last_modified_time = datetime.now(UTC)
+    if status in ("Completed", "Failed", "Stopped"):
+        job.transform_end_time = job.last_modified_time
+    _emit_transform_state(backend, job)
+
+
+def _transform_refusal(message: str) -> Exception:
+    return sagemaker_models.ValidationError(message=message)
+
+
+def _transform_run(backend: Any, model: Any, request: dict[str, Any]) -> transform.Run:
+    """What the job will do, read from its request; a request SageMaker refuses raises its ValidationException."""
+    given_input = request["transform_input"] or {}
+    source = ((given_input.get("DataSource") or {}).get("S3DataSource")) or {}
+    data_type, uri = str(source.get("S3DataType", "")), str(source.get("S3Uri", ""))
+    if data_type not in ("S3Prefix", "ManifestFile"):
+        raise _transform_refusal(
+            f"S3DataType {data_type} is not compatible with batch transform: use S3Prefix or ManifestFile."
+        )
+    split_type = given_input.get("SplitType") or "None"
+    if split_type not in ("None", "Line"):
+        raise _transform_refusal(f"SplitType {split_type}: the sandbox's batch transform splits Line or None only.")
+    output = request["transform_output"] or {}
+    content_type = str(given_input.get("ContentType") or "")
+    processing = request.get("data_processing") or {}
+    try:
+        input_filter = transform.parse_filter("InputFilter", processing.get("InputFilter"), content_type)
+        output_filter = transform.parse_filter("OutputFilter", processing.get("OutputFilter"), content_type)
+    except transform.FilterError as error:
+        raise _transform_refusal(str(error)) from error
+    join = processing.get("JoinSource") == "Input"
+    assemble_with = output.get("AssembleWith") or "None"
+    if input_filter or output_filter or join:
+        if not content_type.startswith("text/csv"):
+            raise _transform_refusal(
+                f"DataProcessing on {content_type or 'data without a ContentType'}: the sandbox's batch transform "
+                "filters and joins text/csv only."
+            )
+        if split_type != "Line" or assemble_with != "Line":
+            raise _transform_refusal(
+                "DataProcessing on text/csv needs SplitType Line and AssembleWith Line: each CSV line is a record."
+            )
+    max_payload = request.get("max_payload_in_mb")
+    max_payload = transform.DEFAULT_MAX_PAYLOAD_MB if max_payload is None else int(max_payload)
+    if max_payload > MAX_PAYLOAD_LIMIT_MB:
+        raise _transform_refusal(f"MaxPayloadInMB {max_payload} is greater than {MAX_PAYLOAD_LIMIT_MB} MB.")
+    try:
+        inputs = transform.list_inputs(create_client("s3", backend.region_name), data_type, uri)
+    except Exception:
+        inputs = []
+    if not inputs:
+        bucket = transform.split_uri(uri)[0]
+        raise _transform_refusal(
+            f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that the bucket '
+            f"exists in the selected region ({backend.region_name}), that objects exist under that S3 prefix, and "
+            f'that the role "{model.execution_role_arn}" has "s3:ListBucket" permissions on bucket "{bucket}".'
+        )
+    return transform.Run(
+        containers=_containers_of(backend, model),
+        inputs=inputs,
+        content_type=content_type,
+        accept=str(output.get("Accept") or ""),
+        split_type=split_type,
+        compression=given_input.get("CompressionType") or "None",
+        batch_strategy=request.get("batch_strategy") or "MultiRecord",
+        max_payload_mb=max_payload,
+        input_filter=input_filter,
+        output_filter=output_filter,
+        join=join,
+        output_path=str(output.get("S3OutputPath", "")),
+        assemble_with=assemble_with,
+        kms_key_id=output.get("KmsKeyId") or None,
+    )
+
+
+_original_create_transform_job = sagemaker_models.SageMakerModelBackend.create_transform_job
+
+
+def _create_transform_job(self: Any, **request: Any) -> Any:
+    name = request["transform_job_name"]
+    if name in self.transform_jobs:
+        raise JsonRESTError(
+            "ResourceInUse",
+            "Transform job names must be unique within an AWS account and region, and a transform job with this name "
+            f"already exists ({self.transform_jobs[name].arn})",
+        )
+    model = self._models.get(request["model_name"])
+    if model is None:
+        arn = sagemaker_models.arn_formatter("model", request["model_name"], self.account_id, self.region_name)
+        raise _transform_refusal(f'Could not find model "{arn}".')
+    run = _transform_run(self, model, request)
+    job = _original_create_transform_job(self, **request)
+    job.creation_time = job.last_modified_time = datetime.now(UTC)
+    job.transform_start_time = job.transform_end_time = None
+    job.labeling_job_arn = job.auto_ml_job_arn = None
+    _TRANSFORM_RUNS[job.arn] = run
+    _set_transform_status(self, job, "InProgress")
+    _in_background(functools.partial(_run_transform_job, self, job, run))
+    return job
+
+
+def _run_transform_job(backend: Any, job: Any, run: transform.Run) -> None:
+    if run.stop.wait(transform.PROVISIONING_SECONDS * STATE.time_scale):
+        _set_transform_status(backend, job, "Stopped")
+        return
+    job.transform_start_time = datetime.now(UTC)
+    log = _TransformLog(job)
+    strategy = "SINGLE_RECORD" if run.batch_strategy == "SingleRecord" else "MULTI_RECORD"
+    concurrent = job.max_concurrent_transforms or 1
+    log.write(f"MaxConcurrentTransforms={concurrent}, MaxPayloadInMB={run.max_payload_mb}, BatchStrategy={strategy}")
+    unservable = [container for container in run.containers if not SERVED.servable(container)]
+    if unservable:
+        log.write(
+            f"the sandbox cannot start the container {unservable[0].get('Image', '')}: it serves only containers "
+            "naming a ModelDataUrl and the SAGEMAKER_PROGRAM of their serving code"
+        )
+        _set_transform_status(backend, job, "Failed", TRANSFORM_PING_ERROR)
+        return
+    done: list[tuple[transform.InputObject, Any]] = []
+    failed = False
+    try:
+        for item in run.inputs:
+            try:
+                done.append((item, TRANSFORMS.transform(run, item)))
+            except transform.ObjectFailed as error:
+                log.write(*error.lines)
+                failed = True
+        if run.stop.is_set():
+            raise transform.Stopped()
+        for item, output in done:  # only what was transformed whole, once every object was tried
+            TRANSFORMS.upload(run, item, output)
+    except transform.Stopped:
+        _set_transform_status(backend, job, "Stopped")
+        return
+    except Exception:
+        log.write(*traceback.format_exc().splitlines())
+        _set_transform_status(backend, job, "Failed", TRANSFORM_INTERNAL_ERROR)
+        return
+    finally:
+        for _, output in done:
+            output.close()
+    _set_transform_status(backend, job, "Failed" if failed else "Completed", TRANSFORM_CLIENT_ERROR if failed else None)
+
+
+def _stop_transform_job_response(self: Any) -> Any:
+    name = self._get_param("TransformJobName")
+    backend = self.sagemaker_backend
+    job = backend.transform_jobs.get(name)
+    if job is None:
+        arn = sagemaker_models.FakeTransformJob.arn_formatter(name, backend.account_id, backend.region_name)
+        raise JsonRESTError("ResourceNotFound", f"Could not find transform job '{arn}'.")
+    if job.transform_job_status != "InProgress":
+        raise _transform_refusal(
+            f"Transform job {name} is {job.transform_job_status}: only an InProgress job can be stopped."
+        )
+    _set_transform_status(backend, job, "Stopping")
+    _TRANSFORM_RUNS[job.arn].stop.set()
+    return sagemaker_responses.ActionResult({})
+
+
 # ------------------------------------------------------------------ install
 def install() -> SandboxState:
     """Apply every patch once per process; returns the shared sandbox state."""
@@ -1997,6 +2583,11 @@ def install() -> SandboxState:
     cloudwatch_models.CloudWatchBackend.set_alarm_state = _set_alarm_state
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)
     kms_models.Key.create_from_cloudformation_json = classmethod(_key_from_cloudformation)
+    s3_models.FakeBucket.create_from_cloudformation_json = classmethod(_bucket_from_cloudformation)
+    s3_models.FakeBucket.update_from_cloudformation_json = classmethod(_bucket_update_from_cloudformation)
+    s3_notifications._send_event_bridge_message = _send_event_bridge_message
+    sagemaker_models.SageMakerModelBackend.create_transform_job = _create_transform_job
+    sagemaker_responses.SageMakerResponse.stop_transform_job = _stop_transform_job_response
     cfn_models.Stack.parse_template = staticmethod(_parse_template)
     sfn_parser_models.StepFunctionsParserBackend.start_execution = _start_execution
     sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_response

@@ -53,10 +53,14 @@ class ServedModels:
         environment = container.get("Environment") or {}
         return bool(container.get("ModelDataUrl") and environment.get("SAGEMAKER_PROGRAM"))
 
-    def invoke(self, container: dict[str, Any], body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        key = (*self._key(container), bytes(body), content_type, accept)
+    def invoke(
+        self, container: dict[str, Any], body: bytes, content_type: str, accept: str, remember: bool = True
+    ) -> tuple[bytes, str]:
+        """The model's answer. `remember=False` (a batch transform's requests, megabytes each and never repeated)
+        neither looks the answer up nor keeps it."""
+        key = (*self._key(container), bytes(body), content_type, accept) if remember else ()
         with self._lock:
-            if key in self._answers:
+            if remember and key in self._answers:
                 self._answers.move_to_end(key)
                 return self._answers[key]
         module, model = self._load(container)
@@ -68,6 +72,8 @@ class ServedModels:
         except Exception as error:
             raise ModelError(f"{type(error).__name__}: {error}") from error
         result = (answer.encode() if isinstance(answer, str) else answer), answer_type
+        if not remember:
+            return result
         with self._lock:
             self._answers[key] = result
             if len(self._answers) > ANSWERS_KEPT:

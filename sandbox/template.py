@@ -72,3 +72,52 @@ def to_cloudformation(sam_template: dict[str, Any], parameters: dict[str, str], 
     os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the translator looks up partitions by region
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # (its own usage metrics, unpublished offline)
     return transform(template, parameters, _OfflinePolicyLoader())
+
+
+class RuleRefused(ValueError):
+    """A template rule's assertion failed for the parameters given: CloudFormation creates nothing."""
+
+
+# CloudFormation evaluates a template's Rules before it creates anything: "If a rule condition evaluates to true,
+# CloudFormation evaluates the rule's assertions ... If an assertion evaluates to false, CloudFormation returns the
+# assertion description and doesn't create the stack" (CloudFormation user guide, "Rules syntax",
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html). moto 5.2.5 ignores
+# Rules. The rule functions evaluated here are the ones that page lists that this template uses: Fn::And, Fn::Or,
+# Fn::Not, Fn::Equals, Fn::Contains, Fn::EachMemberEquals, Ref.
+def check_rules(sam_template: dict[str, Any], parameters: dict[str, str]) -> None:
+    """RuleRefused with the failing assertion's description when the parameters break a rule."""
+    declared = sam_template.get("Parameters", {})
+
+    def value(name: str) -> Any:
+        given = parameters.get(name, str(declared.get(name, {}).get("Default", "")))
+        if declared.get(name, {}).get("Type") == "CommaDelimitedList":
+            return [part.strip() for part in given.split(",")] if given else [""]
+        return given
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((function, argument),) = node.items()
+            if function == "Ref":
+                return value(argument)
+            arguments = [evaluate(item) for item in argument] if isinstance(argument, list) else evaluate(argument)
+            if function == "Fn::Equals":
+                return str(arguments[0]) == str(arguments[1])
+            if function == "Fn::Not":
+                return not arguments[0]
+            if function == "Fn::And":
+                return all(arguments)
+            if function == "Fn::Or":
+                return any(arguments)
+            if function == "Fn::Contains":
+                return str(arguments[1]) in [str(item) for item in arguments[0]]
+            if function == "Fn::EachMemberEquals":
+                return all(str(item) == str(arguments[1]) for item in arguments[0])
+            raise NotImplementedError(f"rule function {function}")
+        return node
+
+    for rule in sam_template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not evaluate(assertion["Assert"]):
+                raise RuleRefused(assertion.get("AssertDescription", "a template rule refused the parameters"))

@@ -35,6 +35,8 @@ PIPELINE = "SageMaker Model Building Pipeline Execution Status Change"
 PIPELINE_STEP = "SageMaker Model Building Pipeline Execution Step Status Change"
 ALARM = "CloudWatch Alarm State Change"
 SCHEDULE = "Scheduled Event"
+TRANSFORM = "SageMaker Transform Job State Change"
+S3_OBJECT_CREATED = "Object Created"
 
 
 # ------------------------------------------------------------------ the documented examples
@@ -157,6 +159,37 @@ RULES = {
         enums={"state.value": ALARM_STATES, "previousState.value": ALARM_STATES},
     ),
     SCHEDULE: Rules(),
+    TRANSFORM: Rules(
+        api=("sagemaker", "DescribeTransformJob", ()),
+        optional=frozenset(
+            {
+                # "If the value of TransformJobStatus is Failed, the event contains the FailureReason field" (the
+                # page); a job running has no end time, and no start time before its first request.
+                "FailureReason",
+                "TransformStartTime",
+                "TransformEndTime",
+                # Optional members of CreateTransformJob's request: a job that left them out has none (the page's
+                # example sets them all).
+                "MaxConcurrentTransforms",
+                "MaxPayloadInMB",
+                "BatchStrategy",
+                "Environment",
+                "TransformInput.ContentType",
+                "TransformInput.CompressionType",
+                "TransformInput.SplitType",
+                "TransformOutput.Accept",
+                "TransformOutput.AssembleWith",
+                "TransformOutput.KmsKeyId",
+            }
+        ),
+        names=frozenset({"Tags", "Environment"}),  # the job's tags and environment variables, by name
+        # No enums: the page's example holds placeholders ("another status... GO", "Strategizing..."); the sandbox's
+        # values are held to DescribeTransformJob's in tests/test_sandbox_transform.py.
+    ),
+    S3_OBJECT_CREATED: Rules(
+        # "version-id" is there for a versioned bucket only (the page's example is of one).
+        optional=frozenset({"object.version-id"}),
+    ),
 }
 
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")

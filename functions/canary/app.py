@@ -18,8 +18,11 @@ from mlops.canary import (
     live_variant_of,
     newer_version_serving,
     parse_steps,
+    plan_batch,
+    plan_batch_restore,
     plan_deployment,
     plan_restore,
+    serverless_config,
 )
 from mlops.ledger import Ledger, now_iso
 from mlops.locks import EndpointLock
@@ -85,12 +88,35 @@ def config_if_any(name: str) -> dict[str, Any] | None:
         raise
 
 
+def serving_kind() -> str:
+    return os.environ.get("SERVING_KIND", "RealTime")
+
+
+def serverless() -> dict[str, int] | None:
+    """The ServerlessConfig of a serverless project's variants; None for the other kinds."""
+    if serving_kind() != "Serverless":
+        return None
+    return serverless_config(
+        int(os.environ["SERVERLESS_MEMORY_MB"]),
+        int(os.environ["SERVERLESS_MAX_CONCURRENCY"]),
+        int(os.environ.get("SERVERLESS_PROVISIONED_CONCURRENCY", "0")),
+    )
+
+
 def restore(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
-    endpoint, config = endpoint_and_config(settings)
     live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE")
     target = event.get("ModelPackageArn")
     target = None if target in (None, "none") else str(target)
     package = sagemaker.describe_model_package(ModelPackageName=target) if target else {}
+    if serving_kind() == "Batch":
+        return plan_batch_restore(
+            live=live,
+            target_arn=target,
+            target_status=package.get("ModelApprovalStatus"),
+            resource_name=event["ResourceName"],
+            cannot_serve=cannot_serve(package) if target else None,
+        )
+    endpoint, config = endpoint_and_config(settings)
     previous = str((live or {}).get("previous_endpoint_config_name") or "none")
     return plan_restore(
         live=live,
@@ -103,10 +129,13 @@ def restore(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[s
         instance_count=int(os.environ["INSTANCE_COUNT"]),
         previous_config=config_if_any(previous) if target is None and previous != "none" else None,
         cannot_serve=cannot_serve(package) if target else None,
+        serverless=serverless(),
     )
 
 
 def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    if serving_kind() == "Batch":
+        return plan_for_batch(event, settings, ledger)
     endpoint, config = endpoint_and_config(settings)
     package = live_package(endpoint, config, ledger, settings.endpoint_name) if endpoint and config else None
     newer = newer_version_serving(event["ModelPackageArn"], package)
@@ -132,8 +161,30 @@ def plan(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str,
         strategy=str(event.get("Strategy") or "Canary"),
         shadow_percentage=int(os.environ.get("SHADOW_SAMPLING_PERCENTAGE", "100")),
         shadow_then_canary=os.environ.get("SHADOW_THEN_CANARY", "true") == "true",
+        serverless=serverless(),
     )
     return result.as_dict()
+
+
+def plan_for_batch(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
+    live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE")
+    live_arn = str(live["model_package_arn"]) if live else None
+    newer = newer_version_serving(event["ModelPackageArn"], live_arn)
+    if newer is not None and (
+        event.get("RequestedBy") != REGISTRY_APPROVAL
+        or sagemaker.describe_model_package(ModelPackageName=live_arn)["ModelApprovalStatus"] != "Approved"
+    ):
+        newer = None
+    isolated = os.environ.get("ENABLE_NETWORK_ISOLATION", "false") == "true"
+    candidate = sagemaker.describe_model_package(ModelPackageName=event["ModelPackageArn"]) if isolated else None
+    return plan_batch(
+        candidate_arn=event["ModelPackageArn"],
+        candidate_version=int(event["Version"]),
+        resource_name=event["ResourceName"],
+        live=live,
+        newer_approved_live=newer,
+        cannot_serve=cannot_serve(candidate) if candidate else None,
+    ).as_dict()
 
 
 def baked_since(settings: Settings, ledger: Ledger, now: datetime) -> datetime:
@@ -169,6 +220,7 @@ def analyse(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[s
         thresholds,
         now,
         lag,
+        replaced=event.get("Kind") == "Replace",
     )
 
 
@@ -223,13 +275,16 @@ def compare_shadow(event: dict[str, Any], settings: Settings, ledger: Ledger) ->
 
 
 def prune(event: dict[str, Any], settings: Settings, ledger: Ledger) -> dict[str, Any]:
-    endpoint, _ = endpoint_and_config(settings)
+    endpoint, _ = endpoint_and_config(settings) if serving_kind() != "Batch" else (None, None)
     live = ledger.get(f"ENDPOINT#{settings.endpoint_name}", "LIVE") or {}
     in_use = {
         str(endpoint["EndpointConfigName"]) if endpoint else "",
         str(live.get("previous_endpoint_config_name", "")),
     }
     keep = int(os.environ.get("KEEP_ENDPOINT_CONFIGS", "5"))
+    if serving_kind() == "Batch":  # the ledger's config fields name models: no endpoint, no configs in use
+        models = frozenset({str(live.get("endpoint_config_name", "")), *in_use} - {"", "none"})
+        return pruning.prune(sagemaker, settings.project_name, keep, set(), models)
     return pruning.prune(sagemaker, settings.project_name, keep, in_use - {""})
 
 

@@ -1,5 +1,6 @@
 """Scheduled: measure the captured traffic (drift, bias, attribution) and the ground truth (model quality) against
-the live version, publish the figures."""
+the live version, publish the figures. A serverless or batch project captures no endpoint traffic: the run says
+so and measures nothing (a batch is measured by its own workflow)."""
 
 import os
 from typing import Any
@@ -19,28 +20,25 @@ sagemaker = boto3.client("sagemaker")
 s3 = boto3.client("s3")
 cloudwatch = boto3.client("cloudwatch")
 
+# SageMaker developer guide, serverless inference feature exclusions: no data capture, no Model Monitor
+NOT_AVAILABLE = {
+    "Serverless": "serverless endpoints capture no traffic (SageMaker supports no data capture on them): drift, "
+    "bias, attribution and model quality monitoring are not available for this project",
+    "Batch": "a batch project has no endpoint traffic: each batch is measured by the batch workflow",
+}
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     check_schedule(event)  # its schedule's event or {} (a run by hand), before any AWS call
     settings = Settings.from_env()
-    config = MonitorConfig(
-        project=settings.project_name,
-        endpoint=settings.endpoint_name,
-        bucket=os.environ["ARTIFACT_BUCKET"],
-        namespace=os.environ["DRIFT_NAMESPACE"],
-        min_records=int(os.environ.get("DRIFT_MIN_RECORDS", "100")),
-        lookback_hours=int(os.environ.get("DRIFT_LOOKBACK_HOURS", "48")),
-        reserve_seconds=float(os.environ.get("DRIFT_RESERVE_SECONDS", "60")),
-        threshold=float(os.environ.get("PREDICTION_THRESHOLD", "0.5")),
-        window_hours=int(os.environ.get("GROUND_TRUTH_WINDOW_HOURS", "72")),
-        quality_min_records=int(os.environ.get("QUALITY_MIN_RECORDS", "100")),
-        facet=os.environ.get("BIAS_FACET", "").strip(),
-        disfavoured=tuple(v.strip() for v in os.environ.get("BIAS_DISFAVOURED_VALUES", "").split(",") if v.strip()),
-    )
+    kind = os.environ.get("SERVING_KIND", "RealTime")
+    if kind in NOT_AVAILABLE:
+        logger.info(f"drift run: not available: {NOT_AVAILABLE[kind]}")
+        return {"Outcome": "not-available", "Reason": NOT_AVAILABLE[kind]}
     summary = run_monitor(
-        config,
+        MonitorConfig.from_env(settings.project_name, settings.endpoint_name),
         ledger=Ledger(dynamodb, settings.ledger_table_name),
         sagemaker=sagemaker,
         s3=s3,

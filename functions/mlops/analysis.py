@@ -119,11 +119,15 @@ def analyse_bake(
     thresholds: Thresholds,
     now: datetime,
     lag_seconds: int = 0,
+    replaced: bool = False,
 ) -> dict[str, str]:
+    """`replaced`: the candidate replaced the live variant (a serverless endpoint has one variant): the live
+    variant's figures are those of as long a window just before the bake, when it served alone."""
     start, end = analysis_window(baked_since, now, ignore_seconds, lag_seconds)
+    live_start, live_end = (start - (end - start), start) if replaced else (start, end)
     verdict, reason = judge(
         variant_stats(cloudwatch, endpoint, candidate, start, end),
-        variant_stats(cloudwatch, endpoint, live, start, end),
+        variant_stats(cloudwatch, endpoint, live, live_start, live_end),
         thresholds,
     )
     return {"Verdict": verdict, "Reason": reason, "WindowStart": start.isoformat(), "WindowEnd": end.isoformat()}

@@ -12,7 +12,10 @@ from typing import Any, Literal
 from .shadows import shadow_variant_name
 
 COLOURS = ("Blue", "Green")
-Kind = Literal["First", "Canary", "AlreadyLive", "Superseded", "CannotServe"]
+# Replace: a serverless endpoint moves to the candidate's config all at once (one variant, no weighted canary)
+# Batch: no endpoint; the candidate's model becomes the one the batch workflow's transform jobs use
+Kind = Literal["First", "Canary", "Replace", "Batch", "AlreadyLive", "Superseded", "CannotServe"]
+SERVING_KINDS = ("RealTime", "Serverless", "Batch")
 # RequestedBy of the deployments that registry approvals start (the others were started by hand)
 REGISTRY_APPROVAL = "model registry approval"
 
@@ -129,7 +132,39 @@ def live_variant_of(endpoint: dict[str, Any], config: dict[str, Any]) -> LiveVar
     )
 
 
-def _variant(name: str, model: str, instance_type: str, count: int, weight: float) -> dict[str, Any]:
+class InvalidServerlessConfig(ValueError):
+    """The Serverless* parameters are outside what SageMaker accepts."""
+
+
+def serverless_config(memory_mb: int, max_concurrency: int, provisioned: int = 0) -> dict[str, int]:
+    """ProductionVariant.ServerlessConfig, checked against SageMaker's limits (botocore's sagemaker model,
+    ProductionVariantServerlessConfig): MemorySizeInMB "in 1 GB increments: 1024 MB, 2048 MB, 3072 MB, 4096 MB,
+    5120 MB, or 6144 MB"; MaxConcurrency 1-200; ProvisionedConcurrency 1-200, "less than or equal to
+    MaxConcurrency". `provisioned` 0: none."""
+    if memory_mb not in range(1024, 6145, 1024):
+        raise InvalidServerlessConfig(f"ServerlessMemorySizeInMB {memory_mb} must be one of 1024, 2048, ... 6144")
+    if not 1 <= max_concurrency <= 200:
+        raise InvalidServerlessConfig(f"ServerlessMaxConcurrency {max_concurrency} must be 1-200")
+    if provisioned and not 1 <= provisioned <= max_concurrency:
+        raise InvalidServerlessConfig(
+            f"ServerlessProvisionedConcurrency {provisioned} must be 1-{max_concurrency} (ServerlessMaxConcurrency)"
+        )
+    config = {"MemorySizeInMB": memory_mb, "MaxConcurrency": max_concurrency}
+    if provisioned:
+        config["ProvisionedConcurrency"] = provisioned
+    return config
+
+
+def _variant(
+    name: str, model: str, instance_type: str, count: int, weight: float, serverless: dict[str, int] | None = None
+) -> dict[str, Any]:
+    if serverless is not None:  # no instances: SageMaker provides the compute per request
+        return {
+            "VariantName": name,
+            "ModelName": model,
+            "ServerlessConfig": dict(serverless),
+            "InitialVariantWeight": weight,
+        }
     return {
         "VariantName": name,
         "ModelName": model,
@@ -137,6 +172,32 @@ def _variant(name: str, model: str, instance_type: str, count: int, weight: floa
         "InitialInstanceCount": count,
         "InitialVariantWeight": weight,
     }
+
+
+# SageMaker developer guide, "Deploy models with Amazon SageMaker Serverless Inference", feature exclusions
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html): serverless endpoints support no
+# data capture, no multiple production variants (so no weighted canary), no shadow variants (shadow tests,
+# "Exclusions"), no VPC configuration nor network isolation; an instance-based endpoint cannot be updated to a
+# serverless one (ValidationError), and a serverless endpoint moved to instances cannot be moved back.
+SERVERLESS_GUIDE = "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html"
+
+
+def _mismatch(endpoint_name: str, live: LiveVariant, serverless: dict[str, int] | None) -> str | None:
+    """Why the candidate cannot replace the live variant in place: the two kinds of endpoint do not convert."""
+    live_serverless = "ServerlessConfig" in live.settings
+    if serverless is not None and not live_serverless:
+        return (
+            f"endpoint {endpoint_name} serves from instances (variant {live.name}) and SageMaker cannot update an "
+            f"instance-based endpoint to a serverless one ({SERVERLESS_GUIDE}): delete the endpoint or set "
+            "EndpointName to a new one"
+        )
+    if serverless is None and live_serverless:
+        return (
+            f"endpoint {endpoint_name} is serverless (variant {live.name}) and ServingKind is RealTime: moving it to "
+            f"instances could never be rolled back to serverless ({SERVERLESS_GUIDE}): delete the endpoint or set "
+            "EndpointName to a new one"
+        )
+    return None
 
 
 def newer_version_serving(candidate_arn: str, live_package_arn: str | None) -> int | None:
@@ -166,6 +227,7 @@ def plan_deployment(
     strategy: str = "Canary",
     shadow_percentage: int = 100,
     shadow_then_canary: bool = True,
+    serverless: dict[str, int] | None = None,
 ) -> Plan:
     """What the deploy workflow does, given the endpoint as it is and the ledger's live version.
 
@@ -178,6 +240,8 @@ def plan_deployment(
     strategy: "Shadow" runs the candidate as the live variant's shadow first, sampling `shadow_percentage` of
     the requests; then the canary's steps, or straight to 100% (one step, watched as any) when not
     `shadow_then_canary`. A first deployment has nothing to shadow: it deploys as ever.
+    serverless: the ServerlessConfig of a serverless project: the candidate replaces the live variant all at once
+    (Replace: one step at 100%, baked and watched by the guards), never beside it.
     """
     if cannot_serve:
         return Plan(
@@ -193,8 +257,8 @@ def plan_deployment(
             Reason=f"no endpoint yet: create it with version {candidate_version} only",
             ResourceName=resource_name,
             CandidateVariant=colour,
-            ProductionVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
-            FinalVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0)],
+            ProductionVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0, serverless)],
+            FinalVariants=[_variant(colour, resource_name, instance_type, instance_count, 1.0, serverless)],
         )
     live = live_variant_of(endpoint, config)
     if live_package_arn == candidate_arn:
@@ -217,7 +281,33 @@ def plan_deployment(
             LiveModelPackageArn=live_package_arn or "unknown",
             PreviousConfigName=endpoint["EndpointConfigName"],
         )
+    mismatch = _mismatch(str(endpoint.get("EndpointName", "")), live, serverless)
+    if mismatch or (serverless is not None and strategy == "Shadow"):
+        reason = mismatch or f"serverless endpoints support no shadow variants ({SERVERLESS_GUIDE}): use Canary"
+        return Plan(
+            Kind="CannotServe",
+            Reason=f"version {candidate_version} cannot be deployed: {reason}: nothing was changed",
+            ResourceName=resource_name,
+            CandidateVariant="none",
+            LiveVariant=live.name,
+            LiveModelPackageArn=live_package_arn or "unknown",
+            PreviousConfigName=endpoint["EndpointConfigName"],
+        )
     colour = candidate_colour(live.name)
+    if serverless is not None:
+        variant = _variant(colour, resource_name, "", 0, 1.0, serverless)
+        return Plan(
+            Kind="Replace",
+            Reason=f"version {candidate_version} replaces {live.name} on serverless variant {colour}, all at once",
+            ResourceName=resource_name,
+            CandidateVariant=colour,
+            LiveVariant=live.name,
+            LiveModelPackageArn=live_package_arn or "unknown",
+            PreviousConfigName=endpoint["EndpointConfigName"],
+            ProductionVariants=[variant],
+            FinalVariants=[variant],
+            Steps=[{"Index": 0, "Percent": 100}],  # no weights to shift: the bake watches the whole endpoint
+        )
     shadow = strategy == "Shadow"
     if shadow and not shadow_then_canary:
         steps = [100]
@@ -305,6 +395,7 @@ def plan_restore(
     instance_count: int,
     previous_config: dict[str, Any] | None = None,
     cannot_serve: str | None = None,
+    serverless: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """What a rollback restores: the ledger's previous live version, or the approved version asked for.
 
@@ -363,7 +454,11 @@ def plan_restore(
             "Kind": "CannotServe",
             "Reason": f"{target_arn} cannot serve: {cannot_serve}: nothing was changed",
         }
-    colour = candidate_colour(live_variant_of(endpoint, config).name)
+    serving_variant = live_variant_of(endpoint, config)
+    mismatch = _mismatch(str(endpoint.get("EndpointName", "")), serving_variant, serverless)
+    if mismatch:
+        return {**base, "Kind": "CannotServe", "Reason": f"{target_arn} cannot be restored: {mismatch}"}
+    colour = candidate_colour(serving_variant.name)
     return {
         **base,
         "Kind": "Version",
@@ -371,6 +466,89 @@ def plan_restore(
         "ConfigName": resource_name,
         "ModelPackageArn": target_arn,
         "Variant": colour,
-        "ProductionVariants": [_variant(colour, resource_name, instance_type, max(instance_count, serving), 1.0)],
-        "KmsKeyId": str(config.get("KmsKeyId") or ""),
+        "ProductionVariants": [
+            _variant(colour, resource_name, instance_type, max(instance_count, serving), 1.0, serverless)
+        ],
+        "KmsKeyId": "" if serverless else str(config.get("KmsKeyId") or ""),
+    }
+
+
+# ---------------------------------------------------------------- batch: no endpoint, a live model
+BATCH_VARIANT = "batch"  # what the ledger's LIVE entry names as the variant of a batch project
+
+
+def plan_batch(
+    *,
+    candidate_arn: str,
+    candidate_version: int,
+    resource_name: str,
+    live: dict[str, Any] | None,
+    newer_approved_live: int | None = None,
+    cannot_serve: str | None = None,
+) -> Plan:
+    """An approval in a batch project: the candidate's model (named `resource_name`) becomes the one the batch
+    workflow's transform jobs use. The ledger's LIVE entry names it where an endpoint project names its config."""
+    live_arn = str(live["model_package_arn"]) if live else None
+    common: dict[str, Any] = {
+        "ResourceName": resource_name,
+        "CandidateVariant": BATCH_VARIANT,
+        "LiveVariant": BATCH_VARIANT if live else "",
+        "LiveModelPackageArn": live_arn or "none",
+        "PreviousConfigName": str(live.get("endpoint_config_name") or "none") if live else "none",
+    }
+    if cannot_serve:
+        reason = f"version {candidate_version} cannot serve: {cannot_serve}: nothing was changed"
+        return Plan(Kind="CannotServe", Reason=reason, **common)
+    if live_arn == candidate_arn:
+        return Plan(Kind="AlreadyLive", Reason=f"version {candidate_version} already scores the batches", **common)
+    if newer_approved_live is not None:
+        reason = f"version {newer_approved_live}, newer than {candidate_version} and approved, scores the batches"
+        return Plan(Kind="Superseded", Reason=reason, **common)
+    reason = f"version {candidate_version} scores the next batches (model {resource_name})"
+    return Plan(Kind="Batch", Reason=reason, **common)
+
+
+def plan_batch_restore(
+    *,
+    live: dict[str, Any] | None,
+    target_arn: str | None,
+    target_status: str | None,
+    resource_name: str,
+    cannot_serve: str | None = None,
+) -> dict[str, Any]:
+    """A rollback in a batch project: a new model of the previous live version (or of the approved version asked
+    for) becomes the batch model. Always a new model: the old one may have been pruned."""
+    live_arn = str(live["model_package_arn"]) if live else "unknown"
+    base: dict[str, Any] = {
+        "FromConfigName": str(live.get("endpoint_config_name") or "none") if live else "none",
+        "FromModelPackageArn": live_arn,
+        "ProductionVariants": [],
+        "KmsKeyId": "",
+    }
+    if live is None:
+        return {
+            **base,
+            "Kind": "NoPreviousVersion",
+            "Reason": "no version scores the batches yet: nothing to roll back",
+        }
+    if target_arn is None:
+        target_arn = str(live.get("previous_model_package_arn") or "none")
+        if target_arn in ("none", "unknown"):
+            reason = "the ledger records no previous version: nothing was changed"
+            return {**base, "Kind": "NoPreviousVersion", "Reason": reason}
+    elif target_status != "Approved":
+        reason = f"{target_arn} is {target_status}, not Approved: nothing was changed"
+        return {**base, "Kind": "NotApproved", "Reason": reason}
+    if target_arn == live_arn:
+        return {**base, "Kind": "AlreadyLive", "Reason": f"{target_arn} already scores the batches"}
+    if cannot_serve:
+        reason = f"{target_arn} cannot serve: {cannot_serve}: nothing was changed"
+        return {**base, "Kind": "CannotServe", "Reason": reason}
+    return {
+        **base,
+        "Kind": "Version",
+        "Reason": f"{target_arn} scores the next batches (model {resource_name})",
+        "ConfigName": resource_name,
+        "ModelPackageArn": target_arn,
+        "Variant": BATCH_VARIANT,
     }

@@ -8,12 +8,12 @@ made itself (its approval description starts with "[<project> automation]") does
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from .bakes import request_abort
 from .canary import REGISTRY_APPROVAL
 from .events import ModelPackageStateChange, UnknownResource
+from .executions import start_once
 from .ledger import Ledger
 from .reactions import Reaction
 from .settings import Settings, automation_marker
@@ -105,19 +105,6 @@ def deployment_input(change: ModelPackageStateChange, approved_by: str = "unknow
         "RequestedBy": REGISTRY_APPROVAL,
         "ApprovedBy": approved_by,
     }
-
-
-def _execution_arn(state_machine_arn: str, name: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-
-
-def start_once(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, str]) -> tuple[str, bool]:
-    """Start the named execution; (its ARN, whether this call started it)."""
-    try:
-        response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return _execution_arn(state_machine_arn, name), False
-    return response["executionArn"], True
 
 
 def react_to_approval(

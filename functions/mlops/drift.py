@@ -126,6 +126,10 @@ class DriftTally:
             if len(self.problems) < 5:
                 self.problems.append(f"{type(error).__name__}: {error}"[:200])
             return
+        self.add_rows(rows, outputs)
+
+    def add_rows(self, rows: list[dict[str, str]], outputs: list[str]) -> None:
+        """Records (feature name -> raw value) and the model's answers to them, in order."""
         binned = []  # each row's bin per feature, for the attribution tally
         for row in rows:
             self.records += 1

@@ -286,3 +286,66 @@ def parse_event(event: object, model: type[T]) -> T:
             f"{'.'.join(str(part) for part in issue['loc']) or 'event'}: {issue['msg']}" for issue in error.errors()
         )
         raise MalformedEvent(problems) from None
+
+
+# ---------------------------------------------------------------- batch: S3 objects and transform jobs
+# "Object Created" as Amazon S3 sends it to EventBridge (Amazon S3 User Guide, "EventBridge event message
+# structure", https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html; tests/aws_events keeps the
+# example): the key as stored (not URL-encoded, unlike S3's own notifications), "version-id" only from a
+# versioned bucket. Bucket names are 3-63 characters, keys at most 1,024 bytes (S3 User Guide, naming).
+class S3Bucket(BaseModel):
+    name: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+
+
+class S3Object(BaseModel):
+    key: str = Field(min_length=1, max_length=1024)
+    size: int | None = Field(default=None, strict=True, ge=0)
+    etag: str | None = Field(default=None, max_length=128)
+    version_id: str | None = Field(default=None, alias="version-id", min_length=1, max_length=1024)
+    sequencer: str | None = Field(default=None, max_length=64)
+
+    @field_validator("key")
+    @classmethod
+    def _key_length_in_bytes(cls, value: str) -> str:
+        if len(value.encode()) > 1024:
+            raise ValueError("must be at most 1,024 bytes (S3's limit for a key)")
+        return value
+
+
+class ObjectCreated(BaseModel):
+    bucket: S3Bucket
+    object: S3Object
+    reason: str | None = Field(default=None, max_length=64)
+
+
+class ObjectCreatedEvent(AwsEvent):
+    source: Literal["aws.s3"]
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    detail: ObjectCreated
+
+
+# "SageMaker Transform Job State Change" (SageMaker developer guide, "Events that Amazon SageMaker AI sends to
+# Amazon EventBridge", transform job state change; tests/aws_events keeps the example). The documented example's
+# status and ARN are placeholders ("another status... GO", an ARN naming another job than TransformJobName): the
+# status is any text (only Completed, Failed and Stopped end a job: DescribeTransformJob's TransformJobStatus) and
+# the name is taken from TransformJobName. "If the value of TransformJobStatus is Failed, the event contains the
+# FailureReason field". Transform job names: 1-63 characters, ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (botocore).
+class TransformJobStateChange(BaseModel):
+    TransformJobName: str = Field(max_length=63, pattern=SAGEMAKER_NAME)
+    TransformJobStatus: Status
+    FailureReason: str | None = Field(default=None, max_length=1024)
+    TransformJobArn: str | None = Field(
+        default=None, max_length=MAX_ARN, pattern=rf"^{PARTITION}:sagemaker:{REGION}:\d{{12}}:transform-job/\S+$"
+    )
+
+
+class TransformJobEvent(AwsEvent):
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Transform Job State Change"] = Field(alias="detail-type")
+    detail: TransformJobStateChange
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TransformJobEvent:
+        if self.detail.TransformJobArn:
+            _refuse(self.arn_problems("detail.TransformJobArn", self.detail.TransformJobArn))
+        return self

@@ -21,6 +21,7 @@ ledger's RUN entries hold the exact counts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,24 @@ class MonitorConfig:
     facet: str = ""  # the bias facet's column; empty: no bias figures
     disfavoured: tuple[str, ...] = ()
 
+    @classmethod
+    def from_env(cls, project: str, endpoint: str) -> MonitorConfig:
+        """As the template sets the monitor's environment."""
+        return cls(
+            project=project,
+            endpoint=endpoint,
+            bucket=os.environ["ARTIFACT_BUCKET"],
+            namespace=os.environ["DRIFT_NAMESPACE"],
+            min_records=int(os.environ.get("DRIFT_MIN_RECORDS", "100")),
+            lookback_hours=int(os.environ.get("DRIFT_LOOKBACK_HOURS", "48")),
+            reserve_seconds=float(os.environ.get("DRIFT_RESERVE_SECONDS", "60")),
+            threshold=float(os.environ.get("PREDICTION_THRESHOLD", "0.5")),
+            window_hours=int(os.environ.get("GROUND_TRUTH_WINDOW_HOURS", "72")),
+            quality_min_records=int(os.environ.get("QUALITY_MIN_RECORDS", "100")),
+            facet=os.environ.get("BIAS_FACET", "").strip(),
+            disfavoured=tuple(v.strip() for v in os.environ.get("BIAS_DISFAVOURED_VALUES", "").split(",") if v.strip()),
+        )
+
 
 @dataclass(frozen=True)
 class LiveVersion:
@@ -70,12 +89,17 @@ def _json_at(s3: Any, uri: object) -> dict[str, Any]:
     return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def live_version(ledger: Ledger, sagemaker: Any, s3: Any, endpoint: str) -> LiveVersion | None:
-    """The live version and what it was registered with; None when there is no drift baseline to compare with."""
-    live = ledger.get(f"ENDPOINT#{endpoint}", "LIVE")
-    if not live:
-        return None
-    arn = str(live["model_package_arn"])
+def live_version(
+    ledger: Ledger, sagemaker: Any, s3: Any, endpoint: str, package_arn: str | None = None
+) -> LiveVersion | None:
+    """The live version (or the version `package_arn`) and what it was registered with; None when there is no
+    drift baseline to compare with."""
+    if package_arn is None:
+        live = ledger.get(f"ENDPOINT#{endpoint}", "LIVE")
+        if not live:
+            return None
+        package_arn = str(live["model_package_arn"])
+    arn = package_arn
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     statistics = ((package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}).get("Statistics") or {}
     if not statistics.get("S3Uri"):
@@ -91,7 +115,7 @@ def live_version(ledger: Ledger, sagemaker: Any, s3: Any, endpoint: str) -> Live
     )
 
 
-def _datum(name: str, value: float, endpoint: str, at: datetime, unit: str = "None", **dims: str) -> dict[str, Any]:
+def datum(name: str, value: float, endpoint: str, at: datetime, unit: str = "None", **dims: str) -> dict[str, Any]:
     dimensions = [{"Name": "EndpointName", "Value": endpoint}]
     dimensions += [{"Name": key, "Value": value} for key, value in dims.items()]
     return {"MetricName": name, "Value": value, "Unit": unit, "Dimensions": dimensions, "Timestamp": at}
@@ -99,24 +123,24 @@ def _datum(name: str, value: float, endpoint: str, at: datetime, unit: str = "No
 
 def metric_data(report: DriftReport, endpoint: str, min_records: int, at: datetime) -> list[dict[str, Any]]:
     data = [
-        _datum("RecordsAnalysed", report.records, endpoint, at, "Count"),
-        _datum("MalformedRecords", report.malformed, endpoint, at, "Count"),
+        datum("RecordsAnalysed", report.records, endpoint, at, "Count"),
+        datum("MalformedRecords", report.malformed, endpoint, at, "Count"),
     ]
     if report.records < min_records:
         return data  # too few records to say anything about their distribution
     for name, drift in report.features.items():
         if drift.psi is not None:
-            data.append(_datum("FeaturePSI", drift.psi, endpoint, at, Feature=name))
+            data.append(datum("FeaturePSI", drift.psi, endpoint, at, Feature=name))
         if drift.missing_rate is not None:
-            data.append(_datum("MissingRate", drift.missing_rate, endpoint, at, Feature=name))
+            data.append(datum("MissingRate", drift.missing_rate, endpoint, at, Feature=name))
     if report.prediction_psi is not None:
-        data.append(_datum("PredictionPSI", report.prediction_psi, endpoint, at))
+        data.append(datum("PredictionPSI", report.prediction_psi, endpoint, at))
     if report.score is not None:
-        data.append(_datum("DriftScore", report.score, endpoint, at))
+        data.append(datum("DriftScore", report.score, endpoint, at))
     return data
 
 
-def _put(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> None:
+def put_metrics(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> None:
     for start in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 500])
 
@@ -132,10 +156,7 @@ def measure_capture(
     moment: datetime,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(summary, metric data) of the capture files no run has counted yet."""
-    bias = BiasTally.of(config.facet, config.disfavoured) if config.facet else None
-    inputs = [name for name in live.attributions if name in live.baseline.get("features", {})]
-    attribution = AttributionTally(inputs) if inputs else None
-    tally = DriftTally(live.baseline, bias=bias, attribution=attribution, threshold=config.threshold)
+    tally = new_tally(config, live)
     files, left = 0, 0
     pk = f"CAPTURE#{config.endpoint}"
     for key in capture_files(s3, config.bucket, config.endpoint, moment, config.lookback_hours):
@@ -147,14 +168,30 @@ def measure_capture(
         body = s3.get_object(Bucket=config.bucket, Key=key)["Body"]
         tally.add_lines(body.iter_lines(chunk_size=READ_CHUNK))
         files += 1
+    summary, data = figures(config, live, tally, moment)
+    summary.update(Files=files, FilesLeftForNextRun=left)
+    return summary, data
+
+
+def new_tally(config: MonitorConfig, live: LiveVersion) -> DriftTally:
+    """A drift tally against the live version's baseline that also tallies bias and attribution when it can."""
+    bias = BiasTally.of(config.facet, config.disfavoured) if config.facet else None
+    inputs = [name for name in live.attributions if name in live.baseline.get("features", {})]
+    attribution = AttributionTally(inputs) if inputs else None
+    return DriftTally(live.baseline, bias=bias, attribution=attribution, threshold=config.threshold)
+
+
+def figures(
+    config: MonitorConfig, live: LiveVersion, tally: DriftTally, moment: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(summary, metric data) of what the tally counted: drift, and bias and attribution when tallied."""
+    bias, attribution = tally.bias, tally.attribution
     report = tally.report()
     data = metric_data(report, config.endpoint, config.min_records, moment)
     enough = report.records >= config.min_records
     summary: dict[str, Any] = {
         "Outcome": "measured" if enough else "too-few-records",
         "Version": live.arn,
-        "Files": files,
-        "FilesLeftForNextRun": left,
         "Records": report.records,
         "Malformed": report.malformed,
         "DriftScore": report.score if enough else None,
@@ -172,15 +209,15 @@ def measure_capture(
         for name in ("DPPL", "DI"):
             value = figures[name]
             if measured and value is not None:
-                data.append(_datum(name, value, config.endpoint, moment))
+                data.append(datum(name, value, config.endpoint, moment))
                 if name == "DPPL":  # what the <project>-bias-dppl alarm compares
-                    data.append(_datum("AbsDPPL", abs(value), config.endpoint, moment))
+                    data.append(datum("AbsDPPL", abs(value), config.endpoint, moment))
     if attribution is not None:
         ratios = attribution.ratios()
         score = ndcg(live.attributions, ratios) if attribution.records >= config.min_records else None
         summary["Attribution"] = {"NDCG": score, "Live": ratios, "Baseline": live.attributions}
         if score is not None:
-            data.append(_datum("AttributionNDCG", score, config.endpoint, moment))
+            data.append(datum("AttributionNDCG", score, config.endpoint, moment))
     return summary, data
 
 
@@ -188,9 +225,9 @@ def measure_capture(
 def quality_data(join: LabelJoin, live: LiveVersion, config: MonitorConfig, at: datetime) -> list[dict[str, Any]]:
     endpoint = config.endpoint
     data = [
-        _datum("LabelsJoined", len(join.joined.labels), endpoint, at, "Count"),
-        _datum("LabelsUnmatched", join.unmatched() + join.mismatched, endpoint, at, "Count"),
-        _datum("LabelsMalformed", join.malformed + join.duplicates, endpoint, at, "Count"),
+        datum("LabelsJoined", len(join.joined.labels), endpoint, at, "Count"),
+        datum("LabelsUnmatched", join.unmatched() + join.mismatched, endpoint, at, "Count"),
+        datum("LabelsMalformed", join.malformed + join.duplicates, endpoint, at, "Count"),
     ]
     if len(join.joined.labels) < config.quality_min_records:
         return data  # too few joined records to say anything
@@ -200,11 +237,11 @@ def quality_data(join: LabelJoin, live: LiveVersion, config: MonitorConfig, at: 
     for key, value in figures.as_dict().items():
         if value is None:
             continue
-        data.append(_datum(names[key], value, endpoint, at))
+        data.append(datum(names[key], value, endpoint, at))
         registered = live.evaluation.get(key)
         if key in ("accuracy", "auc") and registered is not None:
             # what the <project>-drift-quality-... alarms compare: how far below its registered figure
-            data.append(_datum(f"{names[key]}Drop", registered - value, endpoint, at))
+            data.append(datum(f"{names[key]}Drop", registered - value, endpoint, at))
     if config.facet:
         bias = BiasTally.of(config.facet, config.disfavoured)
         for group, label, score in zip(join.joined.groups, join.joined.labels, join.joined.scores, strict=True):
@@ -213,7 +250,7 @@ def quality_data(join: LabelJoin, live: LiveVersion, config: MonitorConfig, at: 
             for name in ("RD", "AD"):
                 value = bias.figures()[name]
                 if value is not None:
-                    data.append(_datum(name, value, endpoint, at))
+                    data.append(datum(name, value, endpoint, at))
     return data
 
 
@@ -230,7 +267,7 @@ def publish_pending(ledger: Ledger, cloudwatch: Any, pk: str, namespace: str) ->
     pending = ledger.get(pk, "PENDING")
     if not pending or pending.get("published") is True:
         return 0
-    _put(cloudwatch, namespace, _decode(str(pending["metric_data"])))
+    put_metrics(cloudwatch, namespace, _decode(str(pending["metric_data"])))
     ledger.annotate(pk, "PENDING", published=True)
     return 1
 
@@ -296,7 +333,7 @@ def measure_ground_truth(
     )
     if not committed:
         return {**summary, "Outcome": "counted-by-another-run"}
-    _put(cloudwatch, config.namespace, data)
+    put_metrics(cloudwatch, config.namespace, data)
     ledger.annotate(pk, "PENDING", published=True)
     return summary
 
@@ -333,7 +370,7 @@ def run_monitor(
     if live is None:
         return {"Outcome": "no-baseline", "Reason": f"{config.endpoint} serves no version with a drift baseline"}
     summary, data = measure_capture(config, live, ledger=ledger, s3=s3, seconds_left=seconds_left, moment=moment)
-    _put(cloudwatch, config.namespace, data)
+    put_metrics(cloudwatch, config.namespace, data)
     ledger.put(
         f"CAPTURE#{config.endpoint}",
         f"RUN#{now_iso()}",

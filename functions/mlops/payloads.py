@@ -116,6 +116,7 @@ class RestoreRequest(StepPayload):
 class VariantPair(StepPayload):
     CandidateVariant: SageMakerName
     LiveVariant: SageMakerName
+    Kind: Literal["Canary", "Replace"] = "Canary"  # Replace: the candidate took the live variant's place
 
 
 class ShadowComparison(VariantPair):
@@ -177,6 +178,32 @@ class CandidateRejection(StepPayload):
         group = arn.split(":model-package/", 1)[1].rsplit("/", 1)[0]
         _own("model_package_group", group, info)
         return arn
+
+
+# ---------------------------------------------------------------- the batch function (batch workflow)
+S3Url = Annotated[str, Field(max_length=1100, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S.*$")]
+
+
+class TransformRequest(StepPayload):
+    """Score one file with the live model: keep the token, create the job (its end completes the token)."""
+
+    ExecutionArn: WorkflowExecutionArn
+    InputUrl: S3Url
+    ObjectVersion: str = Field(min_length=1, max_length=1100)  # "none": a manual start
+    ModelName: SageMakerName
+    TaskToken: Token
+
+
+class BatchMeasurement(StepPayload):
+    """Measure a finished job's joined output against the version that scored it."""
+
+    OutputUrl: S3Url
+    Labelled: bool
+    ModelPackageArn: VersionArn
+    JobName: SageMakerName
+
+
+BATCH_PAYLOADS: dict[str, type[StepPayload]] = {"transform": TransformRequest, "measure": BatchMeasurement}
 
 
 CANARY_PAYLOADS: dict[str, type[StepPayload]] = {

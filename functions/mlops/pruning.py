@@ -1,8 +1,8 @@
 """Old models and endpoint configs this project created go after a successful deployment.
 
 Kept: the newest `keep` endpoint configs, the one the endpoint serves, the rollback target recorded in the
-ledger, and every model one of them uses. Only resources named `<project>-...` and tagged
-`mlops:project=<project>` are ever deleted.
+ledger, and every model one of them uses (in a batch project, the live and previous models the ledger names).
+Only resources named `<project>-...` and tagged `mlops:project=<project>` are ever deleted.
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ def _ours(sagemaker: Any, arn: str, project: str) -> bool:
     return any(tag["Key"] == "mlops:project" and tag["Value"] == project for tag in tags)
 
 
-def prune(sagemaker: Any, project: str, keep: int, in_use: set[str]) -> dict[str, list[str]]:
+def prune(
+    sagemaker: Any, project: str, keep: int, in_use: set[str], models_in_use: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """`models_in_use`: models kept whatever the configs say (a batch project's live and previous models)."""
     prefix = f"{project}-"
     configs = [
         c
@@ -34,7 +37,7 @@ def prune(sagemaker: Any, project: str, keep: int, in_use: set[str]) -> dict[str
     ]
     configs.sort(key=lambda c: c["CreationTime"], reverse=True)
     kept = {c["EndpointConfigName"] for c in configs[:keep]} | in_use
-    used_models: set[str] = set()
+    used_models: set[str] = set(models_in_use)
     for name in kept:
         try:
             variants = sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]

@@ -1,0 +1,111 @@
+"""The monitor of one batch: a transform job's joined output against the version that scored it.
+
+Each output line is its input line followed by the prediction (DataProcessing.JoinSource Input), with the label
+first when the file carried one. The same figures as the endpoint's monitor, under the same metric names and
+dimensions (EndpointName: the project's serving target), so the drift, quality and bias alarms and the retrain
+path apply unchanged: data drift (PSI per feature and of the predictions), bias of the predictions across the
+facet's groups, attribution drift, and with labels model quality (mlops.model_quality) and RD/AD.
+
+One batch is one measurement: the figures describe that file alone. The file is streamed, never held whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from .bias import BiasTally
+from .drift import feature_order
+from .model_quality import binary_quality
+from .monitoring import MIN_GROUP_RECORDS, READ_CHUNK, LiveVersion, MonitorConfig, datum, figures, new_tally
+
+QUALITY_NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1", "auc": "AUC"}
+
+
+def _rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
+    for line in lines:
+        text = line.decode() if isinstance(line, bytes) else line
+        if text.strip():
+            yield from csv.reader(io.StringIO(text))
+
+
+def measure_output(
+    lines: Iterable[bytes], config: MonitorConfig, live: LiveVersion, labelled: bool, moment: datetime | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(summary, metric data) of a joined transform output."""
+    at = moment or datetime.now(UTC)
+    order = feature_order(live.baseline)
+    width = len(order) + 1 + int(labelled)  # [label,] inputs..., prediction
+    tally = new_tally(config, live)
+    labels: list[int] = []
+    scores: list[float] = []
+    groups: list[str] = []
+    for values in _rows(lines):
+        if len(values) != width:
+            tally.malformed += 1
+            if len(tally.problems) < 5:
+                tally.problems.append(f"an output line has {len(values)} values, expected {width}")
+            continue
+        inputs = values[int(labelled) : -1]
+        row = dict(zip(order, inputs, strict=True))
+        tally.add_rows([row], [values[-1]])
+        if labelled:
+            try:
+                label, score = int(float(values[0])), float(values[-1])
+            except ValueError:
+                continue
+            labels.append(label)
+            scores.append(score)
+            groups.append(row.get(config.facet, "") if config.facet else "")
+    summary, data = figures(config, live, tally, at)
+    if labelled:
+        summary["Quality"] = quality(labels, scores, groups, config, live, at, data)
+    return summary, data
+
+
+def quality(
+    labels: list[int],
+    scores: list[float],
+    groups: list[str],
+    config: MonitorConfig,
+    live: LiveVersion,
+    at: datetime,
+    data: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Model quality against the file's labels, appended to `data` as the ground-truth monitor names it."""
+    endpoint = config.endpoint
+    data.append(datum("LabelsJoined", len(labels), endpoint, at, "Count"))
+    if len(labels) < config.quality_min_records:
+        return {"Outcome": "too-few-records", "Labelled": len(labels)}
+    measured = binary_quality(labels, scores, config.threshold)
+    if measured is None:
+        return {"Outcome": "not-measurable", "Labelled": len(labels)}
+    summary: dict[str, Any] = {"Outcome": "measured", "Labelled": len(labels)}
+    for key, value in measured.as_dict().items():
+        if value is None:
+            continue
+        summary[QUALITY_NAMES[key]] = value
+        data.append(datum(QUALITY_NAMES[key], value, endpoint, at))
+        registered = live.evaluation.get(key)
+        if key in ("accuracy", "auc") and registered is not None:
+            data.append(datum(f"{QUALITY_NAMES[key]}Drop", registered - value, endpoint, at))
+    if config.facet:
+        bias = BiasTally.of(config.facet, config.disfavoured)
+        for group, label, score in zip(groups, labels, scores, strict=True):
+            bias.add(group, int(score >= config.threshold), label)
+        if bias.smallest_group() >= MIN_GROUP_RECORDS:
+            for name in ("RD", "AD"):
+                value = bias.figures()[name]
+                if value is not None:
+                    summary[name] = value
+                    data.append(datum(name, value, endpoint, at))
+    return summary
+
+
+def read_output(s3: Any, url: str) -> Iterator[bytes]:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    yield from body.iter_lines(chunk_size=READ_CHUNK)
