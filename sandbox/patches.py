@@ -2247,8 +2247,9 @@ def _bucket_update_from_cloudformation(
 # tracked. moto 5.2.5 sends "eTag", `time` as a number, reason "ObjectCreated", a constant sequencer, straight to
 # every rule.
 # Sandbox choices:
-#   - request-id is 16 random upper-case letters and digits (the example's form); requester is the bucket owner's
-#     account, source-ip-address 127.0.0.1 (the sandbox's clients are local);
+#   - request-id ("Request ID in S3 response", the page's "Event message detail field") is 16 random upper-case
+#     letters and digits, the example's form; requester ("AWS account ID or AWS service principal of requester") is
+#     the bucket owner's account, the sandbox's only one; source-ip-address is 127.0.0.1 (its clients are local);
 #   - POST Object's reason is "PostObject"; S3's other EventBridge events (Object Deleted, Object Tags Added, ...) are
 #     not sent.
 _S3_REASONS = {
@@ -2308,13 +2309,14 @@ from . import transform  # noqa: E402
 # members, times as ISO 8601 text, Tags as an object, FailureReason when Failed ("If the value of TransformJobStatus is
 # Failed, the event contains the FailureReason field").
 # Refusals with SageMaker's words: a name taken (CreateTransformJob's errors list ResourceInUse, botocore's sagemaker
-# model; the message as SageMaker words it for training jobs, "Training job names must be unique within an AWS account
-# and region, and a training job with this name already exists (arn:...)", aws/amazon-sagemaker-examples#3108); a
-# model missing ('Could not find model "arn:aws:sagemaker:us-west-2:123456789098:model/test-model".', recorded in a
-# public test of CreateTransformJob); no object under the input ('No S3 objects found under S3 URL "s3://..." given in
-# input data source. Please ensure that the bucket exists in the selected region (us-west-2), that objects exist under
-# that S3 prefix, and that the role "arn:aws:iam::...:role/..." has "s3:ListBucket" permissions on bucket "..."',
-# CreateTransformJob's ValidationException in aws/amazon-sagemaker-examples#2414); a filter with a character outside
+# model; Sandbox choice: the message in the words SageMaker answers a training job's, "Training job names must be
+# unique within an AWS account and region, and a training job with this name already exists (arn:...)",
+# aws/amazon-sagemaker-examples#3108: no transform job's is recorded); a model missing ('Could not find model
+# "arn:aws:sagemaker:us-west-2:123456789098:model/test-model".', recorded in a public test of CreateTransformJob); no
+# object under the input ('No S3 objects found under S3 URL "s3://..." given in input data source. Please ensure that
+# the bucket exists in the selected region (us-west-2), that objects exist under that S3 prefix, and that the role
+# "arn:aws:iam::...:role/..." has "s3:ListBucket" permissions on bucket "..."', CreateTransformJob's
+# ValidationException in aws/amazon-sagemaker-examples#2414); a filter with a character outside
 # the documented operators (transform.FILTER_OPERATORS); MaxPayloadInMB over 100 ("cannot be greater than 100 MB").
 # A failed object fails the job with "ClientError: See job logs for more information" (a transform job's
 # FailureReason, recorded in public reports, e.g. "21 transform jobs [...] went Failed with ClientError: See job logs
@@ -2350,7 +2352,8 @@ def _invoke_served(container: dict[str, Any], body: bytes, content_type: str, ac
 
 
 TRANSFORMS = transform.Transformer(lambda: create_client("s3"), _invoke_served)
-_TRANSFORM_RUNS: dict[str, transform.Run] = {}  # job ARN -> what it does
+_TRANSFORM_RUNS: dict[str, transform.Run] = {}  # job ARN -> what it does, while it runs
+_TRANSFORM_LOCK = threading.Lock()
 
 
 class _TransformLog:
@@ -2493,9 +2496,21 @@ def _create_transform_job(self: Any, **request: Any) -> Any:
 
 
 def _run_transform_job(backend: Any, job: Any, run: transform.Run) -> None:
+    try:
+        status, reason = _transform_outcome(job, run)
+    finally:
+        with _TRANSFORM_LOCK:
+            _TRANSFORM_RUNS.pop(job.arn, None)
+    with _TRANSFORM_LOCK:
+        if run.stop.is_set():  # stopped while its last object was being uploaded
+            status, reason = "Stopped", None
+        _set_transform_status(backend, job, status, reason)
+
+
+def _transform_outcome(job: Any, run: transform.Run) -> tuple[str, str | None]:
+    """Runs the job's objects through its model; its final status and FailureReason."""
     if run.stop.wait(transform.PROVISIONING_SECONDS * STATE.time_scale):
-        _set_transform_status(backend, job, "Stopped")
-        return
+        return "Stopped", None
     job.transform_start_time = datetime.now(UTC)
     log = _TransformLog(job)
     strategy = "SINGLE_RECORD" if run.batch_strategy == "SingleRecord" else "MULTI_RECORD"
@@ -2507,8 +2522,7 @@ def _run_transform_job(backend: Any, job: Any, run: transform.Run) -> None:
             f"the sandbox cannot start the container {unservable[0].get('Image', '')}: it serves only containers "
             "naming a ModelDataUrl and the SAGEMAKER_PROGRAM of their serving code"
         )
-        _set_transform_status(backend, job, "Failed", TRANSFORM_PING_ERROR)
-        return
+        return "Failed", TRANSFORM_PING_ERROR
     done: list[tuple[transform.InputObject, Any]] = []
     failed = False
     try:
@@ -2519,20 +2533,18 @@ def _run_transform_job(backend: Any, job: Any, run: transform.Run) -> None:
                 log.write(*error.lines)
                 failed = True
         if run.stop.is_set():
-            raise transform.Stopped()
+            return "Stopped", None
         for item, output in done:  # only what was transformed whole, once every object was tried
             TRANSFORMS.upload(run, item, output)
     except transform.Stopped:
-        _set_transform_status(backend, job, "Stopped")
-        return
+        return "Stopped", None
     except Exception:
         log.write(*traceback.format_exc().splitlines())
-        _set_transform_status(backend, job, "Failed", TRANSFORM_INTERNAL_ERROR)
-        return
+        return "Failed", TRANSFORM_INTERNAL_ERROR
     finally:
         for _, output in done:
             output.close()
-    _set_transform_status(backend, job, "Failed" if failed else "Completed", TRANSFORM_CLIENT_ERROR if failed else None)
+    return ("Failed", TRANSFORM_CLIENT_ERROR) if failed else ("Completed", None)
 
 
 def _stop_transform_job_response(self: Any) -> Any:
@@ -2542,12 +2554,15 @@ def _stop_transform_job_response(self: Any) -> Any:
     if job is None:
         arn = sagemaker_models.FakeTransformJob.arn_formatter(name, backend.account_id, backend.region_name)
         raise JsonRESTError("ResourceNotFound", f"Could not find transform job '{arn}'.")
-    if job.transform_job_status != "InProgress":
-        raise _transform_refusal(
-            f"Transform job {name} is {job.transform_job_status}: only an InProgress job can be stopped."
-        )
-    _set_transform_status(backend, job, "Stopping")
-    _TRANSFORM_RUNS[job.arn].stop.set()
+    with _TRANSFORM_LOCK:  # the job's own end waits: Stopping is told before Stopped
+        if job.transform_job_status != "InProgress":
+            raise _transform_refusal(
+                f"Transform job {name} is {job.transform_job_status}: only an InProgress job can be stopped."
+            )
+        _set_transform_status(backend, job, "Stopping")
+        run = _TRANSFORM_RUNS.get(job.arn)
+        if run is not None:
+            run.stop.set()
     return sagemaker_responses.ActionResult({})
 
 

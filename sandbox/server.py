@@ -14,6 +14,10 @@ per 300 of them (33 a second at the default) is answered, copied to a shadow and
 listed in SANDBOX_FAULTY_VERSIONS (e.g. "3") answer half of their requests with 5XX errors; those in
 SANDBOX_DISAGREEING_VERSIONS answer 1 - p for every probability p (they disagree with the others).
 
+SANDBOX_SERVING_KIND is the stack's ServingKind: RealTime (the default), Serverless (the endpoint serves from a
+serverless config: an approval replaces it at once and bakes it; nothing is captured) or Batch (no endpoint: a CSV
+put under s3://<artifact bucket>/batch/input/ is scored by a transform job, then measured for drift).
+
 The training pipeline runs for real; its processing and training steps last at least
 SANDBOX_PIPELINE_STEP_SECONDS (default 2), so a retrain takes a few seconds. Drift alarms respect a
 cooldown of SANDBOX_RETRAIN_COOLDOWN_SECONDS (default 60) after each retrain and a daily cap of
@@ -28,9 +32,13 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from moto.server import ThreadedMotoServer
+
+from pipeline import dataset
 
 from .core import CAPACITY_ERROR, REGION, Sandbox
 from .pipeline_runner import CONTROL_BUCKET, CONTROL_KEY
@@ -46,12 +54,17 @@ def main() -> int:
     bake_seconds = float(os.environ.get("SANDBOX_BAKE_SECONDS", "5"))
     cooldown = os.environ.get("SANDBOX_RETRAIN_COOLDOWN_SECONDS", "60")
     strategy = os.environ.get("SANDBOX_DEPLOYMENT_STRATEGY", "Canary")
+    kind = os.environ.get("SANDBOX_SERVING_KIND", "RealTime")
+    if kind not in ("RealTime", "Serverless", "Batch"):
+        print(f"SANDBOX_SERVING_KIND {kind!r} must be RealTime, Serverless or Batch", file=sys.stderr)
+        return 2
     bake = str(max(60, round(bake_seconds / sandbox.time_scale)))  # AWS seconds: the sandbox's clock runs 1000x
     stack = sandbox.deploy_stack(
         project,
         BakeSeconds=bake,
         ShadowSeconds=bake,
         DeploymentStrategy=strategy,
+        ServingKind=kind,
         RetrainCooldownSeconds=cooldown,
         MaxRetrainsPerDay=os.environ.get("SANDBOX_MAX_RETRAINS_PER_DAY", "3"),
     )
@@ -79,7 +92,10 @@ def main() -> int:
     disagreeing = [v.strip() for v in os.environ.get("SANDBOX_DISAGREEING_VERSIONS", "").split(",") if v.strip()]
     for version in disagreeing:
         sandbox.behave(f"{world.live_version_arn.rsplit('/', 1)[0]}/{version}", invert=True)
-    sandbox.start_traffic(stack.endpoint_name, per_minute=int(os.environ.get("SANDBOX_TRAFFIC_PER_MINUTE", "600")))
+    if kind == "Batch":  # no endpoint, no traffic: CloudWatch still evaluates the alarms, every second here
+        threading.Thread(target=_evaluate_alarms_every_second, args=(sandbox,), daemon=True).start()
+    else:
+        sandbox.start_traffic(stack.endpoint_name, per_minute=int(os.environ.get("SANDBOX_TRAFFIC_PER_MINUTE", "600")))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
@@ -152,6 +168,36 @@ Deliver an event to the rules (sandbox only: AWS refuses aws.* sources in PutEve
 Ctrl-C stops the sandbox; nothing is kept.""",
         flush=True,
     )
+    if kind == "Serverless":
+        print(
+            f"""
+ServingKind Serverless: {stack.endpoint_name} serves from a serverless config. An approval replaces the config at once
+(no traffic steps: one variant) and bakes it; its guards include the cold starts (ModelSetupTime):
+  {aws} cloudwatch set-alarm-state --alarm-name {project}-canary-model-setup-time-Green \\
+      --state-value ALARM --state-reason "cold starts"
+Nothing is captured (serverless endpoints support no data capture): the drift monitor reports "not available".""",
+            flush=True,
+        )
+    if kind == "Batch":
+        examples = _batch_examples()
+        print(
+            f"""
+ServingKind Batch: no endpoint. The live version ({world.live_version_arn}) scores every CSV put under
+s3://{bucket}/batch/input/ with a transform job; outputs (each line: its input, then the prediction) land under
+s3://{bucket}/batch/output/<job>/<file>.out, then the batch's drift is measured and published.
+Score a file of customers like the training data, then one from a shifted population (drift alarm, retrain):
+  {aws} s3 cp {examples / "customers.csv"} s3://{bucket}/batch/input/customers.csv
+  {aws} s3 cp {examples / "shifted.csv"} s3://{bucket}/batch/input/shifted.csv
+  {aws} s3 ls --recursive s3://{bucket}/batch/output/
+  {aws} stepfunctions list-executions --state-machine-arn {stack.outputs["BatchStateMachineArn"]}
+  {aws} cloudwatch describe-alarms --alarm-names {project}-drift-score
+  {aws} stepfunctions list-executions --state-machine-arn {stack.outputs["RetrainStateMachineArn"]}
+A file whose lines end with the label (as pipeline/data/churn.csv) is also scored for model quality.
+Score a file by hand:
+  {aws} stepfunctions start-execution --state-machine-arn {stack.outputs["BatchStateMachineArn"]} \\
+      --input '{{"InputUrl": "s3://{bucket}/batch/input/customers.csv"}}'""",
+            flush=True,
+        )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):
@@ -159,6 +205,22 @@ Ctrl-C stops the sandbox; nothing is kept.""",
     server.stop()
     sandbox.stop()
     return 0
+
+
+def _evaluate_alarms_every_second(sandbox: Sandbox) -> None:
+    while True:
+        threading.Event().wait(1.0)
+        with contextlib.suppress(Exception):  # the sandbox may be stopping
+            sandbox.evaluate_alarms()
+
+
+def _batch_examples() -> Path:
+    """Two CSV files of customers (no header, the request's columns): like the training data, and shifted."""
+    directory = Path(tempfile.mkdtemp(prefix="sandbox-batch-"))
+    for name, shift in (("customers.csv", 0.0), ("shifted.csv", 1.0)):
+        rows = dataset.generate(rows=1000, seed=23, shift=shift)
+        (directory / name).write_text(dataset.to_csv(rows, header=False, label=False))
+    return directory
 
 
 if __name__ == "__main__":

@@ -299,8 +299,8 @@ class Transformer:
             body = s3.get_object(Bucket=item.bucket, Key=item.key)["Body"]
         except Exception as error:
             raise ObjectFailed([f"{item.where}: ClientError: {error}"]) from error
-        stream: BinaryIO = gzip.GzipFile(fileobj=body) if run.compression == "Gzip" else body
-        out: BinaryIO = tempfile.SpooledTemporaryFile(max_size=SPILL_BYTES)  # noqa: SIM115 - returned to the caller
+        stream: Any = gzip.GzipFile(fileobj=body) if run.compression == "Gzip" else body
+        out: Any = tempfile.SpooledTemporaryFile(max_size=SPILL_BYTES)  # noqa: SIM115 - returned to the caller
         try:
             if run.split_type == "None":
                 answer, _ = self._call(run, stream.read(), item.where)

@@ -137,7 +137,7 @@ def test_the_reason_names_the_api_and_the_sequencer_grows_on_a_key(sandbox: Sand
         ("in/c.csv", "CompleteMultipartUpload"),
     ]
     first, second = sorted(
-        (e["detail"]["object"]["sequencer"] for e in events if e["detail"]["object"]["key"] == "in/a.csv")
+        e["detail"]["object"]["sequencer"] for e in events if e["detail"]["object"]["key"] == "in/a.csv"
     )
     assert re.fullmatch(r"[0-9A-F]{18}", first) and first < second
     sizes = {e["detail"]["object"]["size"] for e in events if e["detail"]["object"]["key"] == "in/a.csv"}
@@ -174,7 +174,7 @@ def test_the_templates_artifact_bucket_is_versioned_and_tells_eventbridge_for_a_
     since = len(sandbox.state.emitted_events)
 
     for stack in (batch, live):
-        s3.put_object(Bucket=stack.outputs["ArtifactBucketName"], Key="batch/input/new.csv", Body=b"1\n")
+        s3.put_object(Bucket=stack.outputs["ArtifactBucketName"], Key="reports/new.csv", Body=b"1\n")
     sandbox.settle()
 
     told = [e["detail"]["bucket"]["name"] for e in sandbox.state.emitted_events[since:] if e["source"] == "aws.s3"]

@@ -155,10 +155,12 @@ def test_each_output_line_is_its_input_line_and_the_models_churn_probability(wor
     ]
     for records, key in ((first, "first.csv"), (second, "more/second.csv")):
         expected = [
-            f"{line},{p}" for line, p in zip(labelled_lines(records), endpoint_answers(world, feature_lines(records)))
+            f"{line},{p}"
+            for line, p in zip(labelled_lines(records), endpoint_answers(world, feature_lines(records)), strict=True)
         ]
         assert read(world, f"batch/joined/out/{key}.out").splitlines() == expected
-    probabilities = [float(line.rsplit(",", 1)[1]) for line in read(world, "batch/joined/out/first.csv.out").splitlines()]
+    output = read(world, "batch/joined/out/first.csv.out").splitlines()
+    probabilities = [float(line.rsplit(",", 1)[1]) for line in output]
     assert all(0 <= p <= 1 for p in probabilities) and len(set(probabilities)) > 1
     assert described["TransformStartTime"] <= described["TransformEndTime"]
 
@@ -176,7 +178,8 @@ def test_an_output_filter_keeps_the_chosen_columns_of_the_joined_record(world: S
     )
 
     assert finished(world, "filtered")["TransformJobStatus"] == "Completed"
-    expected = [f"{r[dataset.LABEL]},{p}" for r, p in zip(records, endpoint_answers(world, feature_lines(records)))]
+    answers = endpoint_answers(world, feature_lines(records))
+    expected = [f"{r[dataset.LABEL]},{p}" for r, p in zip(records, answers, strict=True)]
     assert read(world, "batch/filtered/out/part.csv.out").splitlines() == expected
 
 
@@ -221,7 +224,8 @@ def test_a_job_emits_in_progress_then_completed_with_the_documented_keys(world: 
         assert set(completed[member]) == set(DOCUMENTED["detail"][member])
     assert completed["Tags"] == {"team": "churn"} and completed["Environment"] == {"LOG_LEVEL": "info"}
     assert completed["TransformJobArn"] == described["TransformJobArn"]
-    head = world.client("s3").head_object(Bucket=world.stack.outputs["ArtifactBucketName"], Key="batch/told/out/part.csv.out")
+    bucket = world.stack.outputs["ArtifactBucketName"]
+    head = world.client("s3").head_object(Bucket=bucket, Key="batch/told/out/part.csv.out")
     assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
 
 
@@ -253,7 +257,8 @@ def test_a_taken_name_is_refused(world: SandboxWorld) -> None:
         start(world, "twice", source, "batch/twice/again")
 
     assert refused.value.response["Error"]["Code"] == "ResourceInUse"
-    assert "a transform job with this name already exists (arn:aws:sagemaker:" in refused.value.response["Error"]["Message"]
+    message = refused.value.response["Error"]["Message"]
+    assert "a transform job with this name already exists (arn:aws:sagemaker:" in message
     world.sandbox.settle()
 
 
@@ -334,4 +339,3 @@ def test_an_index_outside_the_record_is_an_error() -> None:
     assert selector is not None
     with pytest.raises(transform.FilterError):
         selector(["a", "b"])
-

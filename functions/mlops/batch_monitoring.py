@@ -1,7 +1,7 @@
 """The monitor of one batch: a transform job's joined output against the version that scored it.
 
-Each output line is its input line followed by the prediction (DataProcessing.JoinSource Input), with the label
-first when the file carried one. The same figures as the endpoint's monitor, under the same metric names and
+Each output line is its input line followed by the prediction (DataProcessing.JoinSource Input), the input's last
+column the label when the file carried one. The same figures as the endpoint's monitor, under the same metric names and
 dimensions (EndpointName: the project's serving target), so the drift, quality and bias alarms and the retrain
 path apply unchanged: data drift (PSI per feature and of the predictions), bias of the predictions across the
 facet's groups, attribution drift, and with labels model quality (mlops.model_quality) and RD/AD.
@@ -38,7 +38,7 @@ def measure_output(
     """(summary, metric data) of a joined transform output."""
     at = moment or datetime.now(UTC)
     order = feature_order(live.baseline)
-    width = len(order) + 1 + int(labelled)  # [label,] inputs..., prediction
+    width = len(order) + 1 + int(labelled)  # inputs..., [label,] prediction
     tally = new_tally(config, live)
     labels: list[int] = []
     scores: list[float] = []
@@ -49,12 +49,12 @@ def measure_output(
             if len(tally.problems) < 5:
                 tally.problems.append(f"an output line has {len(values)} values, expected {width}")
             continue
-        inputs = values[int(labelled) : -1]
+        inputs = values[: len(order)]
         row = dict(zip(order, inputs, strict=True))
         tally.add_rows([row], [values[-1]])
         if labelled:
             try:
-                label, score = int(float(values[0])), float(values[-1])
+                label, score = int(float(values[-2])), float(values[-1])
             except ValueError:
                 continue
             labels.append(label)

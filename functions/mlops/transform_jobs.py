@@ -9,8 +9,8 @@ The workflow waits for the job's end with a task token, kept in the ledger under
 (BATCH#<target> / JOB#<job>) before the job is created; the "SageMaker Transform Job State Change" event of its
 end completes it (no polling). Outputs are joined to their inputs (DataProcessing.JoinSource Input): each output
 line is its input line followed by the prediction. A file whose lines carry one more column than the model's
-inputs has the label first, as the training data: the job's InputFilter drops it from what the model sees, the
-joined output keeps it, and the batch monitor scores the predictions against it.
+inputs has the label last, as the shipped dataset (pipeline/data/churn.csv): the job's InputFilter drops it from
+what the model sees, the joined output keeps it, and the batch monitor scores the predictions against it.
 """
 
 from __future__ import annotations
@@ -78,9 +78,11 @@ def input_filter(columns: int, inputs: int, url: str) -> tuple[str, bool]:
     if columns == inputs:
         return "$", False
     if columns == inputs + 1:
-        return "$[1:]", True
+        # every input column by index: AWS's guide reads a slice's end as inclusive ("$[1:4] specifies the second
+        # through fifth columns") while the JsonPath it cites excludes it; an index list means the same to both
+        return "$[" + ",".join(str(index) for index in range(inputs)) + "]", True
     raise InvalidBatchInput(
-        f"{url} has {columns} columns; the live version takes {inputs} (or {inputs + 1} with the label first)"
+        f"{url} has {columns} columns; the live version takes {inputs} (or {inputs + 1} with the label last)"
     )
 
 
