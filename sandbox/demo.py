@@ -15,6 +15,10 @@
    reason; a threshold above what the model reaches fails the quality gate.
 6. With auto-approval on (a second project): drift -> retrain on newer data -> the better version is
    approved -> the canary ships it.
+7. Shadow deployments, then ground truth, bias and attribution (projects of their own).
+8. Other ways to serve: a serverless project (the endpoint replaced at once and baked, a cold-start guard alarm
+   rolls it back, nothing captured) and a batch project (a file put in the bucket is scored by a transform job,
+   a shifted file raises the drift alarm and starts a retrain).
 """
 
 from __future__ import annotations
@@ -417,6 +421,71 @@ def model_monitoring(sandbox: Sandbox) -> None:
     say(f"    retrains: {len(retrain_runs(sandbox, stack))}; drift alarms held back by the cooldown: {len(held)}")
 
 
+def serverless_project(sandbox: Sandbox) -> None:
+    """ServingKind Serverless: one variant, no capture; an approval replaces the config at once and bakes it."""
+    sandbox.stop_traffic()
+    stack = sandbox.deploy_stack(
+        "churnsls", ServingKind="Serverless", ServerlessMemorySizeInMB="2048", BakeSeconds="2000", RetentionSeconds="60"
+    )
+    world = seed_world(sandbox, stack)
+    sagemaker = sandbox.client("sagemaker")
+
+    def config_now() -> str:
+        name = sagemaker.describe_endpoint(EndpointName=stack.endpoint_name)["EndpointConfigName"]
+        [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+        memory = variant["ServerlessConfig"]["MemorySizeInMB"]
+        return f"{name} ({variant['VariantName']}, serverless {memory} MB)"
+
+    say(f"    stack churnsls: {stack.endpoint_name} = {serving(sandbox, stack)} on {config_now()}")
+    sandbox.start_traffic(stack.endpoint_name, per_minute=600)
+    execution = approve_and_follow(sandbox, stack, world.pending_version_arn)
+    sandbox.settle()
+    say(f"    approve v2: {outcome(sandbox, execution)}")
+    say(f"    {stack.endpoint_name} = {serving(sandbox, stack)} on {config_now()}")
+    v3 = register_version(sandbox, stack, 3, "PendingManualApproval")
+    sandbox.behave(v3, setup_ms=45_000)
+    sandbox.settle()
+    execution = approve_and_follow(sandbox, stack, v3)
+    sandbox.settle()
+    say(f"    approve v3 (cold starts of 45 s): {outcome(sandbox, execution)}"[:400])
+    say(f"    {stack.endpoint_name} = {serving(sandbox, stack)} on {config_now()}")
+    sandbox.flush_data_capture()
+    captured = sandbox.client("s3").list_objects_v2(Bucket=stack.outputs["ArtifactBucketName"], Prefix="datacapture/")
+    summary = sandbox.run_drift_monitor(stack.project)
+    say(f"    captured objects: {captured.get('KeyCount', 0)}; drift monitor: {summary['Outcome']}")
+    sandbox.stop_traffic()
+
+
+def batch_project(sandbox: Sandbox) -> None:
+    """ServingKind Batch: files under batch/input/ -> one transform job each -> outputs joined -> drift measured."""
+    stack = sandbox.deploy_stack("churnbatch", ServingKind="Batch", DriftMinRecords="100")
+    seed_world(sandbox, stack)
+    bucket = stack.outputs["ArtifactBucketName"]
+    s3, sfn = sandbox.client("s3"), sandbox.client("stepfunctions")
+    [live] = ledger_entries(sandbox, stack, "LIVE")
+    say(f"    stack churnbatch: no endpoint; the live batch model is v1 ({live['endpoint_config_name']})")
+    for name, shift in (("customers-monday.csv", 0.0), ("customers-tuesday.csv", 1.0)):
+        body = dataset.to_csv(dataset.generate(rows=2000, seed=61, shift=shift), header=False, label=False)
+        s3.put_object(Bucket=bucket, Key=f"batch/input/{name}", Body=body.encode())
+        sandbox.settle(timeout=180)
+        [run] = sfn.list_executions(stateMachineArn=stack.outputs["BatchStateMachineArn"], maxResults=1)["executions"]
+        described = sfn.describe_execution(executionArn=run["executionArn"])
+        output = json.loads(described.get("output") or "{}")
+        say(f"    put s3://{bucket}/batch/input/{name} (2,000 customers{', shifted' if shift else ''})")
+        if described["status"] != "SUCCEEDED":
+            say(f"    -> {described['status']}: {described.get('cause')}"[:400])
+            continue
+        out_bucket, _, out_key = output["Job"]["OutputUrl"].removeprefix("s3://").partition("/")
+        first = s3.get_object(Bucket=out_bucket, Key=out_key)["Body"].read().decode().splitlines()[0]
+        say(f"    -> transform job {output['Job']['JobName']}: s3://{out_bucket}/{out_key}")
+        say(f"       first line (input, then churn probability): {first}")
+        say(f"       drift score {output['Measure']['DriftScore']:.3f} over {output['Measure']['Records']} records")
+        say(f"       {alarms_now(sandbox, stack, 'drift-score')}")
+    sandbox.settle(timeout=180)
+    runs = retrain_runs(sandbox, stack)
+    say(f"    retrains started by the drift alarm: {len(runs)}" + (f" ({ended(runs[0])})"[:300] if runs else ""))
+
+
 def run() -> int:
     started = time.monotonic()
     say(RULE)
@@ -540,6 +609,12 @@ def run() -> int:
 
         step(12, "Ground truth, bias and attribution: concept drift -> quality alarm -> retrain; bias; attribution")
         model_monitoring(sandbox)
+
+        step(13, "Serverless endpoint: replaced at once and baked; a cold-start guard alarm rolls it back")
+        serverless_project(sandbox)
+
+        step(14, "Batch: a file put in the bucket is scored by a transform job; a shifted file starts a retrain")
+        batch_project(sandbox)
 
     say()
     say(RULE)

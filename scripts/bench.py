@@ -50,6 +50,10 @@ DEPLOYMENTS = int(os.environ.get("BENCH_DEPLOYMENTS", "30"))  # approved version
 RETRAINS = int(os.environ.get("BENCH_RETRAINS", "10"))  # drift alarms that start a retrain, a month
 CAPTURED_RECORDS_PER_HOUR = int(os.environ.get("BENCH_CAPTURED_RECORDS_PER_HOUR", "100000"))  # drift monitor input
 LABELS_PER_HOUR = int(os.environ.get("BENCH_LABELS_PER_HOUR", "10000"))  # ground truth the monitor joins an hour
+BATCH_RECORDS = int(
+    os.environ.get("BENCH_BATCH_RECORDS", "100000")
+)  # customers in the file a batch project scores daily
+BATCHES = 30  # a batch project scores one file a day
 HOURS_A_MONTH = 720  # a 30-day month
 
 # ------------------------------------------------------------------ list prices
@@ -141,6 +145,7 @@ FUNCTIONS = {
     ),
     "RetrainFunction": ("retrain.app", "retrain/release.json", ["dynamodb:get_item"]),
     "DriftMonitorFunction": ("drift_monitor.app", "drift_monitor/scheduled.json", ["dynamodb:get_item"]),
+    "BatchFunction": ("batch.app", "batch/transform-completed.json", ["dynamodb:get_item"]),
 }
 
 COLD_START = """
@@ -179,9 +184,8 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
     aws_request_id = "bench"
 result = app.handler(json.load(open({event!r})), Context())
-assert result.get("action") in ("started", "recorded") or result.get("requested") or result.get("Lock") or (
-    "Released" in result or "Outcome" in result
-), result
+acted = result.get("action") in ("started", "recorded", "completed")
+assert acted or result.get("requested") or result.get("Lock") or "Released" in result or "Outcome" in result, result
 """
 
 
@@ -619,7 +623,7 @@ class Recorder:
         self.sandbox, self.meter = sandbox, meter
         self.sfn = sandbox.client("stepfunctions")
         self.machines = [stack.outputs[key] for key in stack.outputs if key.endswith("StateMachineArn")]
-        self.function_ids = {stack.resources[logical_id]: logical_id for logical_id in FUNCTIONS}
+        self.function_ids = {stack.resources[i]: i for i in FUNCTIONS if i in stack.resources}  # (Batch: its own)
         self.scheduled = stack.resources["DriftMonitorFunction"]
 
     def executions(self) -> set[str]:
@@ -816,6 +820,127 @@ def measure_sandbox() -> SandboxFigures:
         kms_keys=len(keys & {resource.get("PhysicalResourceId") for resource in made}),
         drift_schedule=str(load_sam_template()["Parameters"]["DriftMonitorSchedule"]["Default"]),
     )
+
+
+SERVERLESS_PATH = "deploy: serverless, replaced at once and baked"
+BATCH_DEPLOYMENT_PATH = "deploy: batch, the approved version's model made live"
+BATCH_PATH = "batch: a file of {rows:,} customers scored and measured"
+
+
+@dataclass
+class ServingKindFigures:
+    paths: dict[str, Usage]
+    batch_rows: tuple[int, int]  # the two batch files' sizes: their paths cost the same
+    not_available_run: Usage  # the scheduled drift monitor in a project with no captured traffic
+
+
+def measure_serving_kinds() -> ServingKindFigures:
+    """A serverless project's deployment, and a batch project's deployment and two files of very different sizes
+    (the workflow waits for the transform job's event with one task token: what it asks of AWS does not grow with
+    the job's duration), each in its own sandbox window."""
+    import boto3
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline import dataset
+    from sandbox.core import Sandbox
+    from sandbox.world import seed_world
+
+    meter = Meter()
+    paths: dict[str, Usage] = {}
+    with Sandbox() as sandbox:
+        boto3.setup_default_session(region_name=REGION)
+        meter.install(boto3.DEFAULT_SESSION)
+        sfn, sagemaker = sandbox.client("stepfunctions"), sandbox.client("sagemaker")
+
+        serverless = sandbox.deploy_stack("benchsls", ServingKind="Serverless")
+        recorder = Recorder(sandbox, serverless, meter)
+        world = seed_world(sandbox, serverless)
+        sandbox.start_traffic(serverless.endpoint_name, per_minute=600)  # the analysis needs candidate invocations
+        with recorder.window() as replaced:
+            sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
+        sandbox.stop_traffic()
+        latest = sfn.list_executions(stateMachineArn=serverless.deploy_state_machine_arn)["executions"][0]
+        if sfn.describe_execution(executionArn=latest["executionArn"])["status"] != "SUCCEEDED":
+            raise RuntimeError("the serverless deployment did not succeed")
+        paths[SERVERLESS_PATH] = replaced.usage
+
+        batch = sandbox.deploy_stack("benchbatch", ServingKind="Batch")
+        recorder = Recorder(sandbox, batch, meter)
+        world = seed_world(sandbox, batch)
+        with recorder.window() as made_live:
+            sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
+        paths[BATCH_DEPLOYMENT_PATH] = made_live.usage
+        sizes = (1_000, 100_000)
+        for rows in sizes:
+            body = dataset.to_csv(dataset.generate(rows=rows, seed=31), header=False, label=False).encode()
+            with recorder.window() as scored:
+                sandbox.client("s3").put_object(
+                    Bucket=batch.outputs["ArtifactBucketName"], Key=f"batch/input/bench-{rows}.csv", Body=body
+                )
+            runs = sfn.list_executions(stateMachineArn=batch.outputs["BatchStateMachineArn"])["executions"]
+            if sfn.describe_execution(executionArn=runs[0]["executionArn"])["status"] != "SUCCEEDED":
+                raise RuntimeError(f"the batch of {rows} customers was not scored")
+            paths[BATCH_PATH.format(rows=rows)] = scored.usage
+        with recorder.window(schedule=True) as not_available:
+            summary = sandbox.run_drift_monitor(batch.project)
+        if summary.get("Outcome") != "not-available":
+            raise RuntimeError(f"a batch project's scheduled monitor measured something: {summary}")
+        meter.uninstall(boto3.DEFAULT_SESSION)
+    return ServingKindFigures(paths=paths, batch_rows=sizes, not_available_run=not_available.usage)
+
+
+BATCH_MEASURE_RUN = """
+import sys, time
+sys.path.insert(0, {functions!r})
+import json
+from mlops.batch_monitoring import measure_output
+from mlops.monitoring import LiveVersion, MonitorConfig
+baseline = json.load(open({baseline!r}))
+live = LiveVersion(arn="bench", baseline=baseline, evaluation={{"accuracy": 0.89, "auc": 0.93}}, attributions={{}})
+config = MonitorConfig(project="bench", endpoint="bench", bucket="b", namespace="n", min_records=100,
+                       lookback_hours=48, reserve_seconds=60, facet="age_group", disfavoured=("65-plus",))
+started = time.perf_counter()
+with open({output!r}, "rb") as stream:
+    summary, data = measure_output(stream, config, live, labelled=True)
+elapsed = time.perf_counter() - started
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"records": summary["Records"], "seconds": elapsed, "max_rss_mb": peak_kb / 1024}}))
+"""
+
+
+def batch_measure_throughput(records: int = 1_000_000) -> dict[str, float]:
+    """Measure a transform job's joined output of a million labelled customers (inputs, label, prediction per line)
+    streamed from disk in a fresh process, as the batch function does: rate and peak memory."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline import dataset
+    from sandbox.world import trained_model
+
+    rows = dataset.to_csv(dataset.generate(rows=10_000, seed=33, shift=0.3), header=False).splitlines()
+    with tempfile.TemporaryDirectory() as work:
+        output = Path(work) / "batch.csv.out"
+        with output.open("w") as out:
+            for i in range(records):
+                out.write(f"{rows[i % len(rows)]},0.{(i * 7919) % 1000:03d}\n")
+        baseline = Path(work) / "baseline.json"
+        baseline.write_bytes(trained_model().baseline)
+        code = BATCH_MEASURE_RUN.format(functions=str(ROOT / "functions"), baseline=str(baseline), output=str(output))
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        measured: dict[str, float] = json.loads(done.stdout)
+        measured["file_mb"] = output.stat().st_size / 1e6
+    return measured
+
+
+def batch_month(figures: SandboxFigures, kinds: ServingKindFigures, deployments: int, retrains: int) -> Usage:
+    """A batch project's month: its deployments, its retrains, a file a day, and its hourly monitor saying "not
+    available" (its schedule still fires)."""
+    month = Usage()
+    month.add(kinds.paths[BATCH_DEPLOYMENT_PATH], deployments)
+    month.add(figures.paths[RETRAIN_PATH], retrains)
+    month.add(kinds.paths[BATCH_PATH.format(rows=kinds.batch_rows[-1])], BATCHES)
+    month.add(kinds.not_available_run, runs_a_month(figures.drift_schedule))
+    return month
 
 
 # ------------------------------------------------------------------ pipeline and drift monitor
@@ -1246,6 +1371,33 @@ def render(results: dict[str, Any]) -> str:
             "what the drift monitor replaces, not in the total",
         )
     )
+    if "batch_costs" in results:
+        measure = results["batch_measure"]
+        rows.append(
+            (
+                "batch monitor",
+                "throughput",
+                f"{measure['records'] / measure['seconds']:,.0f} records/s",
+                f"{measure['records']:,} scored customers with labels ({measure['file_mb']:.0f} MB of joined output) "
+                f"measured (drift, quality, bias) in {measure['seconds']:.1f} s, peak memory "
+                f"{measure['max_rss_mb']:.0f} MB of the batch function's "
+                f"{results['functions']['BatchFunction'].memory_mb} MB",
+            )
+        )
+        batch_costs: list[Cost] = results["batch_costs"]
+        batch_usage: Usage = results["batch_month"]
+        rows.append(
+            (
+                "monthly cost, batch",
+                "**total** (ServingKind Batch)",
+                f"**{usd(sum(cost.usd for cost in batch_costs))}**",
+                f"a file of {BATCH_RECORDS:,} customers a day (`BENCH_BATCH_RECORDS`), {results['deployments']} "
+                f"deployments, {results['retrains']} retrains; "
+                + "; ".join(f"{cost.item} {usd(cost.usd)}" for cost in batch_costs if cost.usd >= 0.01)
+                + f"; {sum(batch_usage.lambda_requests.values()):,.0f} Lambda requests; transform job instances not "
+                "included (SageMaker's bill for the scoring itself)",
+            )
+        )
     machine = results["machine"]
     lines = [
         f"Measured {machine['date']} on {machine['cpus']} cores, Python {machine['python']} "
@@ -1279,11 +1431,13 @@ def main() -> int:
     baseline, cold = cold_starts()
     packages = {logical_id: package(logical_id) for logical_id in FUNCTIONS}
     figures = measure_sandbox()
+    kinds = measure_serving_kinds()
     pipeline_total, pipeline_steps = pipeline_run_times()
     generation = definition_time()
     drift = drift_throughput()
     shadow = shadow_throughput()
     join = join_throughput()
+    batch_measure = batch_measure_throughput()
 
     # Every request billed as a cold start: at tens of runs a month most execution environments are new, and Lambda
     # bills the INIT phase (since 2025-08-01). The drift monitor also tallies an hour of captured records.
@@ -1293,6 +1447,13 @@ def main() -> int:
     month = monthly_usage(figures, DEPLOYMENTS, RETRAINS)
     costs = monthly_costs(month, seconds_per_request, settings, figures.alarms, figures.kms_keys)
     drift_runs = runs_a_month(figures.drift_schedule)
+    # A batch project: the batch function measures each day's file; its monitor's schedule finds nothing to measure.
+    batch_seconds = dict(cold)
+    per_run = kinds.paths[BATCH_PATH.format(rows=kinds.batch_rows[-1])].lambda_requests["BatchFunction"]
+    measuring = BATCH_RECORDS / (batch_measure["records"] / batch_measure["seconds"])  # one of a run's requests
+    batch_seconds["BatchFunction"] += measuring / per_run
+    batch_usage = batch_month(figures, kinds, DEPLOYMENTS, RETRAINS)
+    batch_costs = monthly_costs(batch_usage, batch_seconds, settings, figures.alarms, figures.kms_keys)
     results: dict[str, Any] = {
         "machine": {
             "date": time.strftime("%Y-%m-%d"),
@@ -1304,7 +1465,10 @@ def main() -> int:
         "cold_start_seconds": cold,
         "packages": packages,
         "functions": settings,
-        "paths": figures.paths,
+        "paths": {**figures.paths, **kinds.paths},
+        "batch_measure": batch_measure,
+        "batch_month": batch_usage,
+        "batch_costs": batch_costs,
         "alarm_to_rollback_seconds": figures.alarm_to_rollback_seconds,
         "alarm_to_rollback_transitions": figures.alarm_to_rollback_transitions,
         "pipeline_seconds": pipeline_total,

@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline import dataset
 from sandbox.core import Sandbox
-from tests.conftest import SandboxWorld, seeded
+from tests.conftest import EVENTS, SandboxWorld, seeded
 
 BATCH = {"ServingKind": "Batch", "DriftMinRecords": "100", "QualityMinRecords": "100"}
 
@@ -230,3 +231,30 @@ def test_a_big_file_is_scored_by_the_job_not_the_function(batch: SandboxWorld) -
     assert len(scored) == rows
     transform_calls = [i for i in batch.sandbox.state.invocations if i.function_name == "churn-batch"]
     assert len(transform_calls) <= 4  # the event, the job's creation, its end, the measurement
+
+
+BATCH_EVENTS = sorted(p for p in (EVENTS / "batch").glob("*.json") if "detail-type" in json.loads(p.read_text()))
+
+
+@pytest.mark.parametrize("event_file", BATCH_EVENTS, ids=[p.name for p in BATCH_EVENTS])
+def test_the_batch_function_handles_its_event_file_as_its_name_says(batch: SandboxWorld, event_file: Path) -> None:
+    """events/batch/ for `sam local invoke`: ignored-* ignored, malformed-* rejected and kept, an object created
+    starts the batch workflow, a job's end is completed (no workflow waits for the file's job here)."""
+    expected = {"object-created.json": "started", "transform-completed.json": "completed"}.get(
+        event_file.name, {"ignored": "ignored", "malformed": "rejected"}.get(event_file.name.split("-")[0], "completed")
+    )
+
+    response = batch.client("lambda").invoke(FunctionName="churn-batch", Payload=event_file.read_bytes())
+    reaction = json.loads(response["Payload"].read())
+    batch.sandbox.settle()
+
+    assert "FunctionError" not in response, reaction
+    assert reaction["action"] == expected, reaction
+    if expected == "rejected":
+        [kept] = batch.queue_messages("RejectedEventsQueueUrl")
+        assert kept["reason"] == reaction["reason"]
+    if expected == "started":
+        [run] = batch_runs(batch)  # scoring a file that is not there: the run says so
+        assert run["status"] == "FAILED" and "NoSuchKey" in run["cause"]
+    else:
+        assert batch_runs(batch) == []
