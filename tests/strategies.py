@@ -69,6 +69,7 @@ class Field:
     required: bool = True
     limit: int | None = None
     may_be_empty: bool = False
+    detail_type: str = ""  # only in events of this detail-type ("": in every event the function takes)
 
     @property
     def name(self) -> str:
@@ -87,6 +88,8 @@ ENVELOPE = (
     Field(("detail",), "obj"),
 )
 
+OBJECT_CREATED = "Object Created"
+TRANSFORM_JOB_CHANGE = "SageMaker Transform Job State Change"
 DETAIL_FIELDS: dict[str, tuple[Field, ...]] = {
     "approval": (
         Field(("detail", "ModelPackageGroupName"), "str", limit=63),
@@ -123,6 +126,22 @@ DETAIL_FIELDS: dict[str, tuple[Field, ...]] = {
         Field(("detail", "CreationTime"), "time", required=False, limit=64),
         Field(("detail", "EndpointArn"), "str", required=False, limit=2048),
     ),
+    # Two kinds of events: a file landing ("version-id" only from a versioned bucket; S3 always sends the ETag and
+    # sequencer, which the model takes as they come) and a transform job's end (FailureReason only when it failed).
+    "batch": (
+        Field(("detail", "bucket"), "obj", detail_type=OBJECT_CREATED),
+        Field(("detail", "bucket", "name"), "str", limit=63, detail_type=OBJECT_CREATED),
+        Field(("detail", "object"), "obj", detail_type=OBJECT_CREATED),
+        Field(("detail", "object", "key"), "str", limit=1024, detail_type=OBJECT_CREATED),
+        Field(("detail", "object", "size"), "int", required=False, detail_type=OBJECT_CREATED),
+        Field(("detail", "object", "etag"), "str", False, 128, may_be_empty=True, detail_type=OBJECT_CREATED),
+        Field(("detail", "object", "version-id"), "str", required=False, limit=1024, detail_type=OBJECT_CREATED),
+        Field(("detail", "object", "sequencer"), "str", False, 64, may_be_empty=True, detail_type=OBJECT_CREATED),
+        Field(("detail", "TransformJobName"), "str", limit=63, detail_type=TRANSFORM_JOB_CHANGE),
+        Field(("detail", "TransformJobStatus"), "str", limit=64, detail_type=TRANSFORM_JOB_CHANGE),
+        Field(("detail", "FailureReason"), "str", False, 1024, may_be_empty=True, detail_type=TRANSFORM_JOB_CHANGE),
+        Field(("detail", "TransformJobArn"), "str", required=False, limit=2048, detail_type=TRANSFORM_JOB_CHANGE),
+    ),
 }
 
 DETAIL_TYPES = {
@@ -138,23 +157,27 @@ FOREIGN_DETAIL_TYPES = [
     "EC2 Instance State-change Notification",
     "Scheduled Event",
     "MLOps Deployment Outcome",
+    OBJECT_CREATED,
+    TRANSFORM_JOB_CHANGE,
 ]
-FOREIGN_SOURCES = ["aws.sagemaker", "aws.cloudwatch", "aws.ec2", "aws.events", "churn.mlops", "AWS.SAGEMAKER"]
+FOREIGN_SOURCES = ["aws.sagemaker", "aws.cloudwatch", "aws.ec2", "aws.events", "aws.s3", "churn.mlops", "AWS.SAGEMAKER"]
 
 
 # ---------------------------------------------------------------- reading and changing events by path
 def base_events(function: str) -> list[dict[str, Any]]:
-    """The function's valid events (acted on or ignored), from events/<function>/."""
-    return [
-        json.loads(path.read_text())
-        for path in sorted((EVENTS / function).glob("*.json"))
-        if not path.name.startswith("malformed-")
-    ]
+    """The function's valid events (acted on or ignored), from events/<function>/ (its workflow's payloads, kept
+    there too for a function that takes both, are no events: they carry no detail-type)."""
+    files = [p for p in sorted((EVENTS / function).glob("*.json")) if not p.name.startswith("malformed-")]
+    return [event for event in map(_read, files) if "detail-type" in event]
 
 
 def acted_on(function: str) -> list[dict[str, Any]]:
     files = [p for p in sorted((EVENTS / function).glob("*.json")) if not p.name.startswith(("malformed-", "ignored-"))]
-    return [json.loads(path.read_text()) for path in files]
+    return [event for event in map(_read, files) if "detail-type" in event]
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text())
 
 
 def has(event: Any, path: Path_) -> bool:
@@ -256,8 +279,15 @@ def huge_text() -> st.SearchStrategy[str]:
 
 
 # ---------------------------------------------------------------- the ways an event goes bad
-def fields_of(function: str) -> tuple[Field, ...]:
-    return ENVELOPE + DETAIL_FIELDS[function]
+def fields_of(function: str, event: dict[str, Any]) -> tuple[Field, ...]:
+    """The fields the function reads in this event (of its detail-type, for a function that takes several)."""
+    detail_type = event.get("detail-type")
+    return ENVELOPE + tuple(f for f in DETAIL_FIELDS[function] if f.detail_type in ("", detail_type))
+
+
+def detail_types(function: str) -> set[str]:
+    """The detail-types of the function's several kinds of events (none for a function of one kind)."""
+    return {f.detail_type for f in DETAIL_FIELDS[function]} - {""}
 
 
 @st.composite
@@ -269,7 +299,7 @@ def not_an_object(draw: st.DrawFn) -> BadEvent:
 @st.composite
 def field_missing(draw: st.DrawFn, function: str) -> BadEvent:
     base = draw(st.sampled_from(base_events(function)))
-    field = draw(st.sampled_from([f for f in fields_of(function) if f.required and has(base, f.path[:-1])]))
+    field = draw(st.sampled_from([f for f in fields_of(function, base) if f.required and has(base, f.path[:-1])]))
     if not has(base, field.path):
         base = with_value(base, field.path[:-1], {})  # an optional object present, its required field absent
     return BadEvent(without(base, field.path), f"{field.name} missing", "rejected", (field.name,))
@@ -278,7 +308,7 @@ def field_missing(draw: st.DrawFn, function: str) -> BadEvent:
 @st.composite
 def field_mistyped(draw: st.DrawFn, function: str) -> BadEvent:
     base = draw(st.sampled_from(base_events(function)))
-    field = draw(st.sampled_from([f for f in fields_of(function) if has(base, f.path[:-1])]))
+    field = draw(st.sampled_from([f for f in fields_of(function, base) if has(base, f.path[:-1])]))
     wrong = draw(WRONG_FOR[field.kind]() | (st.none() if field.required else st.nothing()))
     return BadEvent(with_value(base, field.path, wrong), f"{field.name} mistyped", "rejected", (field.name,))
 
@@ -291,24 +321,23 @@ def foreign_kind(draw: st.DrawFn, function: str) -> BadEvent:
     value = draw(st.sampled_from(FOREIGN_DETAIL_TYPES if key == "detail-type" else FOREIGN_SOURCES) | texts)
     if value == ours:
         value = f"{ours} "
-    return BadEvent(with_value(base, (key,), value), f"{key} {value!r}", "rejected", (key,))
+    # another kind of event the function takes: read as that kind, refused for the detail it lacks
+    mentions = (key, "detail.") if value in detail_types(function) else (key,)
+    return BadEvent(with_value(base, (key,), value), f"{key} {value!r}", "rejected", mentions)
 
 
 @st.composite
 def field_emptied(draw: st.DrawFn, function: str) -> BadEvent:
     base = draw(st.sampled_from(base_events(function)))
-    field = draw(
-        st.sampled_from(
-            [f for f in fields_of(function) if f.kind in ("str", "time") and not f.may_be_empty and has(base, f.path)]
-        )
-    )
+    texts_read = [f for f in fields_of(function, base) if f.kind in ("str", "time") and not f.may_be_empty]
+    field = draw(st.sampled_from([f for f in texts_read if has(base, f.path)]))
     return BadEvent(with_value(base, field.path, ""), f"{field.name} empty", "rejected", (field.name,))
 
 
 @st.composite
 def field_too_long(draw: st.DrawFn, function: str) -> BadEvent:
     base = draw(st.sampled_from(base_events(function)))
-    field = draw(st.sampled_from([f for f in fields_of(function) if f.limit and has(base, f.path[:-1])]))
+    field = draw(st.sampled_from([f for f in fields_of(function, base) if f.limit and has(base, f.path[:-1])]))
     assert field.limit is not None
     size = draw(st.integers(field.limit + 1, field.limit + 300))
     original = str(value_at(base, field.path) if has(base, field.path) else "")
@@ -342,6 +371,7 @@ ARN_FIELDS = {
     "approval": ("detail", "ModelPackageArn"),
     "pipeline_status": ("detail", "pipelineArn"),
     "endpoint_status": ("detail", "EndpointArn"),
+    "batch": ("detail", "TransformJobArn"),
 }
 
 
@@ -435,8 +465,11 @@ def sample_files(function: str) -> list[Path]:
 
 # ---------------------------------------------------------------- payloads the workflows never send
 def step_payloads(function: str) -> dict[str, dict[str, Any]]:
-    """The valid payloads in events/<function>/, by action (what the state machines send)."""
+    """The valid payloads in events/<function>/, by action (what the state machines send; the drift monitor's
+    schedule as "schedule"). A function that takes events too keeps them beside its payloads: they are left out."""
     payloads = [json.loads(path.read_text()) for path in sample_files(function)]
+    if function != "drift_monitor":
+        payloads = [payload for payload in payloads if "Action" in payload]
     return {str(payload.get("Action", "schedule")): payload for payload in payloads}
 
 
@@ -508,12 +541,36 @@ STEP_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
         "release": (Field(("ExecutionName",), "str", limit=80),),
     },
     "drift_monitor": {"schedule": ENVELOPE},
+    "batch": {
+        "transform": (
+            _EXECUTION,
+            Field(("InputUrl",), "str", limit=1100),
+            Field(("ObjectVersion",), "str", limit=1100),
+            Field(("ModelName",), "str", limit=63),
+            _TOKEN,
+        ),
+        "measure": (
+            Field(("ExecutionArn",), "str", required=False, limit=2048),
+            Field(("OutputUrl",), "str", limit=1100),
+            Field(("Labelled",), "bool"),
+            Field(("ModelPackageArn",), "str", limit=2048),
+            Field(("JobName",), "str", limit=63),
+        ),
+    },
 }
 OUT_OF_RANGE: dict[str, list[Any]] = {
     "Version": [0, -1, 2**31, 10**20],
     "Attempt": [0, -3, 101],
     "Percent": [-0.5, -10, 100.5, 1e9],  # 0 is a shadow's bake
 }
+WRONG_FOR["bool"] = lambda: st.one_of(
+    st.sampled_from([0, 1, 0.0, 1.0, "true", "false", "yes", "1", "on"]),  # what a lax check takes for a boolean
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+    st.lists(small_json, max_size=3),
+    st.dictionaries(texts, scalars, max_size=3),
+)
 WRONG_FOR["num"] = lambda: st.one_of(
     st.from_regex(r"\A[0-9]{1,3}\Z"),
     texts,
@@ -580,7 +637,9 @@ def not_this_project(draw: st.DrawFn, function: str) -> BadEvent:
     run_paths: tuple[Path_, ...] = (("PipelineExecutionArn",), ("Run", "PipelineExecutionArn"))
     for action, payload in step_payloads(function).items():
         if "ExecutionArn" in payload:
-            others = ["fraud-retrain", "churn-deploy"] if function == "retrain" else ["fraud-deploy", "churn-retrain"]
+            others = {"retrain": ["fraud-retrain", "churn-deploy"], "batch": ["fraud-batch", "churn-deploy"]}.get(
+                function, ["fraud-deploy", "churn-retrain"]
+            )
             choices.append((action, ("ExecutionArn",), _run_by(draw(st.sampled_from(others)))))
         if "EndpointName" in payload:
             choices.append((action, ("EndpointName",), _other_endpoint))
@@ -614,12 +673,15 @@ def bad_payloads(function: str) -> st.SearchStrategy[BadEvent]:
     """Every way this project knows a payload to a workflow-step function (or the drift monitor) can be bad."""
     if function == "drift_monitor":
         return st.one_of(not_an_object(), schedule_broken())
+    if function == "batch":  # it takes events too: what is no object is no step's, but a malformed event (rejected)
+        return st.one_of(unknown_action(function), step_field_broken(function), not_this_project(function))
     return st.one_of(not_an_object(), unknown_action(function), step_field_broken(function), not_this_project(function))
 
 
 # ---------------------------------------------------------------- manual workflow inputs
 PIPELINE_DEFINITION = Path(__file__).resolve().parent.parent / "pipeline" / "definition.json"
 GROUP_ARN_GLOB = "arn:aws*:sagemaker:*:model-package/churn-models/*"  # what the deploy workflow's first state admits
+INPUT_URL_GLOB = "s3://*/*"  # what the batch workflow's first state admits
 
 
 def manual_input(workflow: str) -> dict[str, Any]:
@@ -659,18 +721,36 @@ foreign_version_arns = st.one_of(
     ),
     texts,
 ).filter(lambda text: not _matches_glob(text, GROUP_ARN_GLOB))
+not_s3_urls = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "https://churn-artifacts-123456789012-us-east-1/batch/input/customers.csv",
+            "S3://churn-artifacts-123456789012-us-east-1/batch/input/customers.csv",
+            "s3:/churn-artifacts-123456789012-us-east-1/batch/input/customers.csv",
+            "s3://churn-artifacts-123456789012-us-east-1",
+            "churn-artifacts-123456789012-us-east-1/batch/input/customers.csv",
+            "arn:aws:s3:::churn-artifacts-123456789012-us-east-1/batch/input/customers.csv",
+        ]
+    ),
+    texts,
+).filter(lambda text: not _matches_glob(text, INPUT_URL_GLOB))
 
 
 @st.composite
 def bad_manual_inputs(draw: st.DrawFn, workflow: str) -> BadEvent:
     """Inputs a person might start the workflow with that its first state must refuse."""
     good = manual_input(workflow)
-    text_fields = {"deploy": ["Reason", "RequestedBy", "ApprovedBy"]}.get(workflow, ["Reason", "RequestedBy"])
+    text_fields = {
+        "deploy": ["Reason", "RequestedBy", "ApprovedBy"],
+        "batch": ["RequestedBy", "ObjectVersion"],
+    }.get(workflow, ["Reason", "RequestedBy"])
     ways = ["not an object", "text field"]
     ways += {
         "deploy": ["version missing", "version mistyped", "version of another group"],
         "rollback": ["another endpoint", "version mistyped", "version of another group"],
         "retrain": ["text field empty", "parameters not an object"],
+        "batch": ["url missing", "url mistyped", "url not s3"],
     }[workflow]
     way = draw(st.sampled_from(ways))
     if way == "not an object":
@@ -690,6 +770,13 @@ def bad_manual_inputs(draw: st.DrawFn, workflow: str) -> BadEvent:
         return BadEvent({**good, "ModelPackageArn": draw(not_text)}, way, "rejected", ())
     if way == "version of another group":
         return BadEvent({**good, "ModelPackageArn": draw(foreign_version_arns)}, way, "rejected", ())
+    if way == "url missing":
+        return BadEvent({k: v for k, v in good.items() if k != "InputUrl"}, way, "rejected", ())
+    if way == "url mistyped":
+        return BadEvent({**good, "InputUrl": draw(not_text)}, way, "rejected", ())
+    if way == "url not s3":
+        url = draw(not_s3_urls)
+        return BadEvent({**good, "InputUrl": url}, f"InputUrl {url!r}", "rejected", ())
     endpoint = draw(not_text | texts.filter(lambda name: name != "churn-endpoint"))
     return BadEvent({**good, "EndpointName": endpoint}, f"EndpointName {endpoint!r}", "rejected", ())
 

@@ -258,3 +258,13 @@ def test_the_batch_function_handles_its_event_file_as_its_name_says(batch: Sandb
         assert run["status"] == "FAILED" and "NoSuchKey" in run["cause"]
     else:
         assert batch_runs(batch) == []
+
+
+def test_a_key_with_spaces_arrives_url_encoded_and_its_file_is_scored(batch: SandboxWorld) -> None:
+    """S3 URL-encodes the key in its events ("red flower.jpg" as "red+flower.jpg"): the file itself is scored."""
+    put_input(batch, "december customers+vip.csv", customers(30))
+
+    [run] = batch_runs(batch)
+    assert run["status"] == "SUCCEEDED", run.get("cause")
+    assert json.loads(run["input"])["InputUrl"].endswith("/batch/input/december customers+vip.csv")
+    assert json.loads(run["output"])["Job"]["OutputUrl"].endswith("/december customers+vip.csv.out")

@@ -6,6 +6,9 @@ success), then delivered at once through PutEvents on the default bus: every eve
 repeatedly, shuffled, with another project's events and malformed ones mixed in. What the outcome must be
 follows from the events themselves and the registry: one deploy execution per approval, the newest approved
 version live, every approval delivery counted in the ledger, one retrain for the drift, nothing lost.
+
+A batch project's burst: files landing together (some twice), their S3 "Object Created" events delivered late,
+repeatedly and reordered, are each scored once per object version.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from mlops import transform_jobs
 from mlops.canary import newer_version_serving
+from pipeline import dataset
 from sandbox.core import ALGORITHM_ERROR, CAPACITY_ERROR, Sandbox
 from sandbox.world import register_version
 from tests.conftest import SandboxWorld, seeded
@@ -447,3 +452,49 @@ def test_a_guard_alarm_from_before_the_canary_delivered_during_its_bake_aborts_n
 def test_only_a_newer_version_of_the_same_group_supersedes_an_approval(live: str | None, newer: int | None) -> None:
     candidate = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/5"
     assert newer_version_serving(candidate, live) == newer
+
+
+# ------------------------------------------------------------------ a batch project's burst of files
+BATCH_FILES = 8  # landing together; the first two land again (a new version of each)
+BATCH_DELIVERIES = 3  # each event delivered this many times
+
+
+def test_a_burst_of_object_created_events_scores_each_object_version_once(sandbox: Sandbox) -> None:
+    batch = seeded(sandbox, ServingKind="Batch")
+    bucket = batch.stack.outputs["ArtifactBucketName"]
+    s3 = batch.client("s3")
+    keys = [f"{transform_jobs.INPUT_PREFIX}burst/customers-{number}.csv" for number in range(BATCH_FILES)]
+    with batch.sandbox.holding_events() as emitted:
+        for number, key in enumerate(keys + keys[:2]):
+            records = dataset.generate(rows=30, seed=number)
+            s3.put_object(Bucket=bucket, Key=key, Body=dataset.to_csv(records, header=False, label=False).encode())
+    created = [e for e in emitted if e["DetailType"] == "Object Created"]
+    versions = {(d["object"]["key"], d["object"]["version-id"]) for d in map(detail, created)}
+    assert len(created) == len(versions) == BATCH_FILES + 2
+    # every event repeated, shuffled; the newer versions of the files landed twice first, for sure
+    newer = created[-2:]
+    entries = created * BATCH_DELIVERIES
+    random.Random(SEED).shuffle(entries)
+    for entry in newer:
+        entries.remove(entry)
+    before = len(batch.sandbox.state.invocations)
+
+    deliver(batch, Burst([*newer, *entries], []))
+    batch.sandbox.settle(timeout=SETTLE_SECONDS)
+
+    urls = {version: f"s3://{bucket}/{key}" for key, version in versions}
+    runs = batch.executions("BatchStateMachineArn")
+    expected_runs = {transform_jobs.run_name(url, version) for version, url in urls.items()}
+    assert sorted(run["name"] for run in runs) == sorted(expected_runs), "not one batch run per object version"
+    assert [(run["name"], run.get("cause")) for run in runs if run["status"] != "SUCCEEDED"] == []
+    sagemaker = batch.client("sagemaker")
+    jobs = sagemaker.list_transform_jobs(NameContains="churn-batch-", MaxResults=100)["TransformJobSummaries"]
+    expected_jobs = {transform_jobs.job_name("churn", url, version, "") for version, url in urls.items()}
+    assert sorted(job["TransformJobName"] for job in jobs) == sorted(expected_jobs), "not one job per object version"
+    assert {job["TransformJobStatus"] for job in jobs} == {"Completed"}
+    outcomes = [e for e in batch.ledger(f"BATCH#{batch.stack.endpoint_name}") if str(e["sk"]).startswith("RUN#")]
+    assert sorted(e["execution_arn"] for e in outcomes) == sorted(run["executionArn"] for run in runs)
+    failed = [(i.function_name, i.error) for i in batch.sandbox.state.invocations[before:] if i.error]
+    assert failed == [], failed
+    assert drain(batch, "DeadLetterQueueUrl") == []
+    assert drain(batch, "RejectedEventsQueueUrl") == []

@@ -8,6 +8,10 @@ no lock or retrain gate is left held, and one notification tells the outcome.
 The faults (sandbox/faults.py) are the services' own throttling errors and 5xx answers, and timeouts.
 One world serves the whole module (deploying the stack and training its seed models once); each test
 leaves it as it found it (a test that does not is followed by a fresh world), so the file stays fast.
+
+A batch project (ServingKind Batch) has no endpoint: its file, once landed, is scored by one transform job
+whatever fails, the job's output written, one outcome recorded and told. Its world replaces the other for the
+module's last tests (one sandbox at a time).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any
 
 import pytest
 
+from mlops import transform_jobs
 from mlops.ledger import Ledger
+from pipeline import dataset
 from sandbox import faults
 from sandbox.core import Sandbox
 from sandbox.world import registration_template
@@ -39,6 +45,7 @@ STATE_MACHINE_OUTPUTS = {
     "shadow": "DeployStateMachineArn",  # a deployment started by hand with "Strategy": "Shadow"
     "rollback": "RollbackStateMachineArn",
     "retrain": "RetrainStateMachineArn",
+    "batch": "BatchStateMachineArn",  # (a batch project's)
 }
 # One traffic step at half, then all: a canary that fails in between has traffic to take back.
 STACK_PARAMETERS = {
@@ -53,6 +60,7 @@ STACK_PARAMETERS = {
     "ShadowMinComparedRequests": "0",
 }
 CUSTOMER = "2,110.0,6,3.0,month-to-month,electronic-check,under-65"
+BATCH_FILE = dataset.to_csv(dataset.generate(rows=40, seed=31), header=False, label=False).encode()
 
 
 def task_states(workflow: str) -> list[str]:
@@ -165,20 +173,21 @@ class FaultWorld:
     sandbox: Sandbox
     churn: SandboxWorld
     inbox_url: str
+    serving_kind: str = "RealTime"
     notifications: list[dict[str, Any]] = field(default_factory=list)
     baselines: dict[str, Run] = field(default_factory=dict)
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(3))
     _clients: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls) -> FaultWorld:
+    def create(cls, serving_kind: str = "RealTime") -> FaultWorld:
         sandbox = Sandbox().start()
-        churn = seeded(sandbox, **STACK_PARAMETERS)
+        churn = seeded(sandbox, **STACK_PARAMETERS, ServingKind=serving_kind)
         sqs, sns = churn.client("sqs"), churn.client("sns")
         url = sqs.create_queue(QueueName="team-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=churn.stack.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=queue_arn)
-        world = cls(sandbox, churn, url)
+        world = cls(sandbox, churn, url, serving_kind)
         world._register_without_training()
         return world
 
@@ -234,7 +243,8 @@ class FaultWorld:
     def settle(self, timeout: float = 120) -> None:
         """Wait for deliveries and executions to end, polling lightly, then let the sandbox confirm it."""
         sfn = self.client("stepfunctions")
-        machines = [self.churn.stack.outputs[name] for name in STATE_MACHINE_OUTPUTS.values()]
+        outputs = self.churn.stack.outputs
+        machines = [outputs[name] for name in STATE_MACHINE_OUTPUTS.values() if name in outputs]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             quiet = self.sandbox.state.wait_deliveries(timeout=0.05)
@@ -260,7 +270,12 @@ class FaultWorld:
     def outcomes_of(self, execution_arn: str) -> list[dict[str, Any]]:
         endpoint = self.ledger(f"ENDPOINT#{self.churn.stack.endpoint_name}")
         project = self.ledger(f"PROJECT#{PROJECT}")
-        recorded = [e for e in endpoint + project if str(e["sk"]).startswith(("DEPLOYMENT#", "ROLLBACK#", "RETRAIN#"))]
+        batch = self.ledger(f"BATCH#{self.churn.stack.endpoint_name}") if self.serving_kind == "Batch" else []
+        recorded = [
+            e
+            for e in endpoint + project + batch
+            if str(e["sk"]).startswith(("DEPLOYMENT#", "ROLLBACK#", "RETRAIN#", "RUN#"))
+        ]
         return [e for e in recorded if e.get("execution_arn") == execution_arn]
 
     def live_version(self) -> str:
@@ -295,7 +310,10 @@ class FaultWorld:
         endpoint = self.churn.stack.endpoint_name
         lock = self.ledger_item(f"ENDPOINT#{endpoint}", "LOCK")
         gate = self.ledger_item(f"PROJECT#{PROJECT}", "RETRAIN-GATE")
-        status = self.client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+        if self.serving_kind == "Batch":  # no endpoint
+            status = "InService"
+        else:
+            status = self.client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
         return not (self.sandbox.running_executions() or lock.get("holder") or gate.get("holder")) and (
             status == "InService"
         )
@@ -304,7 +322,13 @@ class FaultWorld:
     def run(self, workflow: str, plan: faults.FaultPlan | None = None) -> Run:
         """Run the workflow once, with the plan in force while it runs, and wait for everything to settle."""
         number = next(self._numbers)
-        starts = {"deploy": self._deploy, "shadow": self._shadow, "rollback": self._rollback, "retrain": self._retrain}
+        starts = {
+            "deploy": self._deploy,
+            "shadow": self._shadow,
+            "rollback": self._rollback,
+            "retrain": self._retrain,
+            "batch": self._batch,
+        }
         start, expected_live = starts[workflow](number)
         live_before = self.live_version()
         with faults.inject(plan) if plan else contextlib.nullcontext() as injection:
@@ -372,6 +396,18 @@ class FaultWorld:
 
         return start, live
 
+    def _batch(self, number: int) -> tuple[Callable[[], str], str]:
+        """A file of customers lands under batch/input/: its "Object Created" event starts the batch workflow,
+        named after the object's version."""
+        bucket = self.churn.stack.outputs["ArtifactBucketName"]
+        key = f"{transform_jobs.INPUT_PREFIX}customers-{number}.csv"
+
+        def start() -> str:
+            version = self.client("s3").put_object(Bucket=bucket, Key=key, Body=BATCH_FILE)["VersionId"]
+            return transform_jobs.run_name(f"s3://{bucket}/{key}", version)
+
+        return start, self.live_version()
+
     def baseline(self, workflow: str) -> Run:
         """The workflow's fault-free run (once per module): what a retried run must equal."""
         if workflow not in self.baselines:
@@ -380,6 +416,7 @@ class FaultWorld:
 
 
 _world: FaultWorld | None = None
+_baselines: dict[str, dict[str, Run]] = {}  # by serving kind: a fresh world keeps them
 
 
 @pytest.fixture(scope="module")
@@ -389,20 +426,32 @@ def module_world() -> Iterator[None]:
     if _world is not None:
         _world.sandbox.stop()
         _world = None
+    _baselines.clear()
+
+
+def healthy_world(serving_kind: str) -> FaultWorld:
+    """The module's world, healthy; a fresh one when the previous test left something behind or needed a world
+    of another serving kind (one sandbox at a time)."""
+    global _world
+    if _world is not None and (_world.serving_kind != serving_kind or not _world.healthy()):
+        _world.sandbox.stop()
+        _world = None
+    if _world is None:
+        _world = FaultWorld.create(serving_kind)
+        _world.baselines = _baselines.setdefault(serving_kind, {})
+    return _world
 
 
 @pytest.fixture
 def world(module_world: None) -> FaultWorld:
     """The module's world, healthy; a fresh one when the previous test left something behind."""
-    global _world
-    if _world is not None and not _world.healthy():
-        baselines = _world.baselines
-        _world.sandbox.stop()
-        _world = FaultWorld.create()
-        _world.baselines = baselines
-    if _world is None:
-        _world = FaultWorld.create()
-    return _world
+    return healthy_world("RealTime")
+
+
+@pytest.fixture
+def batch_world(module_world: None) -> FaultWorld:
+    """A batch project's world (ServingKind Batch), healthy: v1 its live batch model."""
+    return healthy_world("Batch")
 
 
 # ------------------------------------------------------------------ what every test checks
@@ -555,28 +604,62 @@ def test_a_state_that_keeps_failing_ends_cleanly(
 
 
 # ------------------------------------------------------------------ a handler's process dies mid-way
-def calls_of(world: FaultWorld, function: str, prepare: Callable[[], None], trigger: Callable[[], None]) -> int:
+@dataclass(frozen=True)
+class DeathOnEvent:
+    """faults.DeathAfterCall for a function that workflow states invoke too (their invocations are not
+    redelivered: they never die here) and that takes several kinds of events: only its handler making these
+    calls dies."""
+
+    function: str
+    index: int
+    operations: frozenset[str]
+
+    def counts(self, call: faults.Call) -> bool:
+        return call.function == self.function and call.state is None and call.operation in self.operations
+
+    def verdict(self, call: faults.Call) -> faults.Verdict | None:
+        return "die" if self.counts(call) and call.delivery == 1 and call.index == self.index else None
+
+
+def death_plan(function: str, index: int, operations: frozenset[str] | None) -> faults.FaultPlan:
+    return faults.DeathAfterCall(function, index) if operations is None else DeathOnEvent(function, index, operations)
+
+
+def calls_of(
+    world: FaultWorld,
+    function: str,
+    prepare: Callable[[], None],
+    trigger: Callable[[], None],
+    operations: frozenset[str] | None = None,
+) -> int:
     """How many AWS calls the function's invocation that makes the most of them makes, without faults."""
     prepare()
     world.settle()
-    with faults.inject(faults.DeathAfterCall(function, index=0)) as injection:
+    with faults.inject(death_plan(function, 0, operations)) as injection:
         trigger()
         world.settle()
-    return max(call.index for call in injection.calls if call.function == function)
+    counted = DeathOnEvent(function, 0, operations).counts if operations else lambda call: call.function == function
+    return max(call.index for call in injection.calls if counted(call))
 
 
 def dies_once_after_each_call(
-    world: FaultWorld, function: str, prepare: Callable[[], None], trigger: Callable[[], None]
+    world: FaultWorld,
+    function: str,
+    prepare: Callable[[], None],
+    trigger: Callable[[], None],
+    operations: frozenset[str] | None = None,
+    fewest: int = 3,
 ) -> Iterator[int]:
     """For k = 1, 2, ... up to the handler's number of calls: the handler's process dies right after call k
-    (in the first delivery of each event it gets); each event is delivered again and handled then."""
-    count = calls_of(world, function, prepare, trigger)
-    assert count >= 3, f"{function} made {count} calls"
+    (in the first delivery of each event it gets); each event is delivered again and handled then.
+    `operations`: only the handler making these calls dies (DeathOnEvent)."""
+    count = calls_of(world, function, prepare, trigger, operations)
+    assert count >= fewest, f"{function} made {count} calls"
     for index in range(1, count + 1):
         prepare()
         world.settle()
         before = len(world.sandbox.state.invocations)
-        with faults.inject(faults.DeathAfterCall(function, index)) as injection:
+        with faults.inject(death_plan(function, index, operations)) as injection:
             trigger()
             world.settle()
         deaths = [verdict for _, verdict in injection.injected]
@@ -705,3 +788,114 @@ def test_a_canary_the_automation_cannot_carry_on_does_not_reject_the_version(wor
     [outcome] = run.outcomes
     assert outcome["outcome"] == "Interrupted" and "not rejected" in str(outcome["detail"])
     assert_ends_cleanly(world, run)
+
+
+# ------------------------------------------------------------------ a batch project (the module's last tests)
+ON_OBJECT_CREATED = frozenset({"StartExecution"})  # the calls of the batch function's handler of each kind of event
+ON_TRANSFORM_JOB_END = frozenset({"GetItem", "SendTaskSuccess", "SendTaskFailure", "UpdateItem"})
+
+
+@dataclass(frozen=True)
+class AnswerLost:
+    """In `state` of `state_machine`, the first try of `operation` is applied, then its answer is lost (what
+    faults.AppliedThenLost does to the endpoint's changes)."""
+
+    state_machine: str
+    state: str
+    operation: str
+    lost: faults.Verdict
+
+    def verdict(self, call: faults.Call) -> faults.Verdict | None:
+        at = call.state
+        if at is None or (at.state_machine, at.state) != (self.state_machine, self.state):
+            return None
+        return self.lost if call.operation == self.operation and call.sdk_attempt == 1 and at.attempt == 1 else None
+
+
+def assert_batch_ends_cleanly(world: FaultWorld, run: Run) -> None:
+    """One workflow run and one transform job for the file's version, the job Completed and its end recorded, its
+    output written; one outcome in the ledger and one notification."""
+    assert run.status[0] != "RUNNING", f"{run.arn} still running"
+    request = json.loads(run.execution["input"])
+    url, version = request["InputUrl"], request["ObjectVersion"]
+    runs = [e["name"] for e in world.executions("batch") if json.loads(e["input"])["InputUrl"] == url]
+    assert runs == [run.execution["name"]], f"{len(runs)} runs scored {url}"
+    sagemaker = world.client("sagemaker")
+    job = transform_jobs.job_name(PROJECT, url, version, run.arn)
+    jobs = sagemaker.list_transform_jobs(NameContains=job)["TransformJobSummaries"]
+    assert [j["TransformJobName"] for j in jobs] == [job], f"{len(jobs)} transform jobs for {url} ({version})"
+    assert sagemaker.describe_transform_job(TransformJobName=job)["TransformJobStatus"] == "Completed"
+    assert world.ledger_item(f"BATCH#{world.churn.stack.endpoint_name}", f"JOB#{job}").get("status") == "Completed"
+    bucket, key = transform_jobs.split_url(json.loads(run.execution["output"])["Job"]["OutputUrl"])
+    scored = world.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
+    assert len(scored) == len(BATCH_FILE.splitlines()), f"{len(scored)} lines scored"
+    [outcome] = world.outcomes_of(run.arn)
+    [message] = world.messages_about(run.arn)
+    assert outcome["outcome"] in message["Subject"], (outcome["outcome"], message["Subject"])
+
+
+@pytest.mark.parametrize("kind", faults.KINDS)
+def test_a_batch_with_every_call_failing_once_is_scored_as_without_faults(
+    batch_world: FaultWorld, kind: faults.Kind
+) -> None:
+    baseline = batch_world.baseline("batch")
+
+    run = batch_world.run("batch", faults.EveryCallOnce(kind))
+
+    assert run.injection is not None
+    faulted_by = {call.origin for call, _ in run.injection.injected}
+    assert faulted_by == {"workflow", "function"}, faulted_by
+    assert_same_outcome(batch_world, baseline, run)
+    assert_batch_ends_cleanly(batch_world, run)
+
+
+@pytest.mark.parametrize("lost", faults.LOST)
+def test_a_transform_job_created_but_unanswered_is_created_once(batch_world: FaultWorld, lost: faults.Verdict) -> None:
+    """The retried create meets the job already there: the same job goes on, the workflow waits for its end."""
+    baseline = batch_world.baseline("batch")
+
+    run = batch_world.run("batch", AnswerLost(f"{PROJECT}-batch", "Transform", "CreateTransformJob", lost))
+
+    assert run.injection is not None and run.injection.injected, "CreateTransformJob was not faulted"
+    assert_same_outcome(batch_world, baseline, run)
+    assert_batch_ends_cleanly(batch_world, run)
+
+
+def test_a_batch_handler_dying_after_any_call_of_an_object_created_event_scores_the_file_once(
+    batch_world: FaultWorld,
+) -> None:
+    """The redelivered event starts nothing more: the workflow is named after the object's version."""
+    baseline = batch_world.baseline("batch")
+    runs: list[Run] = []
+
+    def nothing() -> None:
+        """Each file lands in a quiet world."""
+
+    def land() -> None:
+        runs.append(batch_world.run("batch"))
+
+    for index in dies_once_after_each_call(batch_world, f"{PROJECT}-batch", nothing, land, ON_OBJECT_CREATED, fewest=1):
+        run = runs[-1]
+        assert run.status == baseline.status, f"dying after call {index}: {run.status} {run.execution.get('cause')}"
+        assert_same_outcome(batch_world, baseline, run)
+        assert_batch_ends_cleanly(batch_world, run)
+
+
+def test_a_batch_handler_dying_after_any_call_of_a_transform_job_end_ends_the_batch_once(
+    batch_world: FaultWorld,
+) -> None:
+    """The token is told again by the redelivery (or found told): the workflow does not wait out its timeout."""
+    baseline = batch_world.baseline("batch")
+    runs: list[Run] = []
+
+    def nothing() -> None:
+        """Each file lands in a quiet world."""
+
+    def land() -> None:
+        runs.append(batch_world.run("batch"))
+
+    for index in dies_once_after_each_call(batch_world, f"{PROJECT}-batch", nothing, land, ON_TRANSFORM_JOB_END):
+        run = runs[-1]
+        assert run.status == baseline.status, f"dying after call {index}: {run.status} {run.execution.get('cause')}"
+        assert_same_outcome(batch_world, baseline, run)
+        assert_batch_ends_cleanly(batch_world, run)

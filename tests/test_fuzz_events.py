@@ -10,7 +10,9 @@ workflow (or schedule) never sends, fail with one InvalidPayload error naming th
 AWS call: the execution's history keeps it.
 
 The stack is deployed once for the module; handlers run in-process as the sandbox's Lambda runs them
-(the function's environment and context, its stdout as its log). FUZZ_EXAMPLES sizes the runs.
+(the function's environment and context, its stdout as its log). The batch function exists in a batch
+project only: its tests run on a Batch stack, deployed once after the others (pytest groups the tests by
+stack). FUZZ_EXAMPLES sizes the runs.
 """
 
 from __future__ import annotations
@@ -50,13 +52,16 @@ EVENT_FUNCTIONS = {
     "alarm": "churn-alarm",
     "pipeline_status": "churn-pipeline-status",
     "endpoint_status": "churn-endpoint-status",
+    "batch": "churn-batch",  # S3's "Object Created" and the transform jobs' ends
 }
 STEP_FUNCTIONS = {
     "canary": "churn-canary",
     "endpoint_update": "churn-endpoint-update",
     "retrain": "churn-retrain",
     "drift_monitor": "churn-drift-monitor",
+    "batch": "churn-batch",  # the batch workflow's steps
 }
+SERVING_KINDS = {"batch": "Batch"}  # functions only a stack of that kind has (the others: every stack has them)
 READS = ("Describe", "List", "Get", "Query", "Scan", "BatchGet", "Head")
 
 
@@ -104,10 +109,17 @@ class Handled:
     calls: list[Call]
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[SandboxWorld]:
+def on_its_stack(functions: dict[str, str]) -> list[Any]:
+    """(serving kind, function) parameters, each function on a stack that has it."""
+    return [pytest.param(SERVING_KINDS.get(function, "RealTime"), function, id=function) for function in functions]
+
+
+@pytest.fixture(scope="module", params=["RealTime"])
+def world(request: pytest.FixtureRequest) -> Iterator[SandboxWorld]:
+    """The project deployed and seeded with the serving kind a test asks for (one sandbox at a time: the emulator
+    is the process's), kept for the module's next tests of that kind."""
     with Sandbox() as sandbox:
-        yield seeded(sandbox)
+        yield seeded(sandbox, ServingKind=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -233,21 +245,25 @@ def run_bad_payloads(aws_calls: AwsCalls, function: str, examples: int, **overri
 
 
 def what_users_see(world: SandboxWorld) -> dict[str, Any]:
-    """Workflows started, ledger entries, the endpoint's configuration, pipeline runs."""
+    """Workflows started, ledger entries, the endpoint's configuration (a batch project has none: its transform
+    jobs), pipeline runs."""
     sfn = world.client("stepfunctions")
     sagemaker = world.client("sagemaker")
-    return {
+    seen = {
         "executions": sum(
             len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"])
             for machine in sfn.list_state_machines()["stateMachines"]
         ),
         "ledger": world.client("dynamodb").scan(TableName=world.stack.ledger_table, Select="COUNT")["Count"],
-        "endpoint": sagemaker.describe_endpoint(EndpointName=world.stack.endpoint_name)["EndpointConfigName"],
+        "transform jobs": len(sagemaker.list_transform_jobs()["TransformJobSummaries"]),
         "runs": len(sagemaker.list_pipeline_executions(PipelineName="churn-pipeline")["PipelineExecutionSummaries"]),
     }
+    if world.stack.parameters["ServingKind"] != "Batch":
+        seen["endpoint"] = sagemaker.describe_endpoint(EndpointName=world.stack.endpoint_name)["EndpointConfigName"]
+    return seen
 
 
-@pytest.mark.parametrize("function", list(EVENT_FUNCTIONS))
+@pytest.mark.parametrize(("world", "function"), on_its_stack(EVENT_FUNCTIONS), indirect=["world"], scope="module")
 def test_bad_events_are_set_aside_or_ignored_and_change_nothing(
     world: SandboxWorld, aws_calls: AwsCalls, function: str
 ) -> None:
@@ -258,7 +274,7 @@ def test_bad_events_are_set_aside_or_ignored_and_change_nothing(
     assert what_users_see(world) == before
 
 
-@pytest.mark.parametrize("function", list(EVENT_FUNCTIONS))
+@pytest.mark.parametrize(("world", "function"), on_its_stack(EVENT_FUNCTIONS), indirect=["world"], scope="module")
 def test_events_bigger_than_eventbridge_delivers_are_set_aside_whole(
     world: SandboxWorld, aws_calls: AwsCalls, function: str
 ) -> None:
@@ -269,7 +285,7 @@ def test_events_bigger_than_eventbridge_delivers_are_set_aside_whole(
     assert what_users_see(world) == before
 
 
-@pytest.mark.parametrize("function", list(STEP_FUNCTIONS))
+@pytest.mark.parametrize(("world", "function"), on_its_stack(STEP_FUNCTIONS), indirect=["world"], scope="module")
 def test_payloads_no_workflow_sends_fail_before_any_aws_call(
     world: SandboxWorld, aws_calls: AwsCalls, function: str
 ) -> None:
@@ -297,20 +313,28 @@ def test_what_the_workflows_and_the_schedule_send_passes_the_check(function: str
         "canary": (payloads.CANARY_PAYLOADS, ("deploy", "rollback")),
         "endpoint_update": (payloads.ENDPOINT_UPDATE_PAYLOADS, ("deploy", "rollback")),
         "retrain": (payloads.RETRAIN_PAYLOADS, ("retrain",)),
+        "batch": (payloads.BATCH_PAYLOADS, ("batch",)),
     }[function]
     assert payloads.check_payload(sent, checked[0], settings, checked[1]).Action == action
 
 
-@pytest.mark.parametrize(("function", "module"), [("canary", "canary.app"), ("retrain", "retrain.app")])
+@pytest.mark.parametrize(
+    ("function", "module", "runs"),
+    [("canary", "canary.app", "ACTIONS"), ("retrain", "retrain.app", "ACTIONS"), ("batch", "batch.app", "STEPS")],
+)
 def test_every_action_a_function_runs_has_a_payload_check(
-    function: str, module: str, monkeypatch: pytest.MonkeyPatch
+    function: str, module: str, runs: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlops import payloads
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the app makes its clients on import
     app = importlib.import_module(module)
-    checked = {"canary": payloads.CANARY_PAYLOADS, "retrain": payloads.RETRAIN_PAYLOADS}[function]
-    assert set(app.ACTIONS) == set(checked)
+    checked = {
+        "canary": payloads.CANARY_PAYLOADS,
+        "retrain": payloads.RETRAIN_PAYLOADS,
+        "batch": payloads.BATCH_PAYLOADS,
+    }[function]
+    assert set(getattr(app, runs)) == set(checked)
 
 
 # ---------------------------------------------------------------- the properties can fail

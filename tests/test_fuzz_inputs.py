@@ -1,13 +1,14 @@
 """Property-based: a bad manual start ends its workflow at the first state, with a clear error, changing nothing.
 
-The deploy, rollback and retrain workflows, started by hand (as the README shows) with inputs of the
-wrong shape (tests/strategies.py), must fail with "InvalidInput" and a cause that shows a good input,
+The deploy, rollback, retrain and batch workflows, started by hand (as the README shows) with inputs of
+the wrong shape (tests/strategies.py), must fail with "InvalidInput" and a cause that shows a good input,
 having entered only their first state (the ValidateInput choice) and its Fail state: no ledger entry, no
-lock, no pipeline run, no endpoint change, no notification. Retrain inputs of the right shape that the
+lock, no pipeline run, no endpoint change, no transform job, no notification. Retrain inputs of the right shape that the
 pipeline refuses (a parameter it does not declare, a value that is no scalar, a reason too long) end
 at the admit step, with the same error and no change either.
 
-The stack is deployed once for the module; the workflows run in the sandbox's Step Functions. Starting
+The stack is deployed once for the module (the batch workflow exists in a batch project only: a Batch
+stack, deployed once after the others); the workflows run in the sandbox's Step Functions. Starting
 a whole workflow costs the emulator about half a second (it parses the definition on every start), so
 the many examples run the deployed workflow's first state alone (the same Choice, its Fail states, the
 rest replaced by one Succeed), and a few run the whole workflow to show that nothing else happens.
@@ -39,16 +40,30 @@ MACHINES = {
     "deploy": "DeployStateMachineArn",
     "rollback": "RollbackStateMachineArn",
     "retrain": "RetrainStateMachineArn",
+    "batch": "BatchStateMachineArn",
 }
-FIRST_STATE_FAILS = {"deploy": "InvalidInput", "rollback": "InvalidInput", "retrain": "MalformedInput"}
+FIRST_STATE_FAILS = {
+    "deploy": "InvalidInput",
+    "rollback": "InvalidInput",
+    "retrain": "MalformedInput",
+    "batch": "InvalidInput",
+}
+SERVING_KINDS = {"batch": "Batch"}  # workflows only a stack of that kind has (the others: every stack has them)
 NAMES = itertools.count()
 WHOLE_WORKFLOW_EXAMPLES = max(3, INPUT_EXAMPLES // 10)
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[SandboxWorld]:
+def on_its_stack(workflows: dict[str, str]) -> list[Any]:
+    """(serving kind, workflow) parameters, each workflow on a stack that has it."""
+    return [pytest.param(SERVING_KINDS.get(workflow, "RealTime"), workflow, id=workflow) for workflow in workflows]
+
+
+@pytest.fixture(scope="module", params=["RealTime"])
+def world(request: pytest.FixtureRequest) -> Iterator[SandboxWorld]:
+    """The project deployed and seeded with the serving kind a test asks for (one sandbox at a time: the emulator
+    is the process's), kept for the module's next tests of that kind."""
     with Sandbox() as sandbox:
-        yield seeded(sandbox)
+        yield seeded(sandbox, ServingKind=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +79,15 @@ def notifications(world: SandboxWorld) -> str:
 def what_users_see(world: SandboxWorld, notifications: str) -> dict[str, Any]:
     sagemaker = world.client("sagemaker")
     told = world.client("sqs").get_queue_attributes(QueueUrl=notifications, AttributeNames=["All"])["Attributes"]
-    return {
+    seen = {
         "ledger": world.client("dynamodb").scan(TableName=world.stack.ledger_table, Select="COUNT")["Count"],
-        "endpoint": sagemaker.describe_endpoint(EndpointName=world.stack.endpoint_name)["EndpointConfigName"],
+        "transform jobs": len(sagemaker.list_transform_jobs()["TransformJobSummaries"]),
         "runs": len(sagemaker.list_pipeline_executions(PipelineName="churn-pipeline")["PipelineExecutionSummaries"]),
         "told": int(told["ApproximateNumberOfMessages"]) + int(told["ApproximateNumberOfMessagesNotVisible"]),
     }
+    if world.stack.parameters["ServingKind"] != "Batch":  # a batch project has no endpoint
+        seen["endpoint"] = sagemaker.describe_endpoint(EndpointName=world.stack.endpoint_name)["EndpointConfigName"]
+    return seen
 
 
 def first_state_alone(world: SandboxWorld, workflow: str) -> str:
@@ -117,7 +135,7 @@ def refused_first(execution: dict[str, Any], workflow: str, bad: BadEvent) -> No
     assert execution["entered"] == ["ValidateInput", FIRST_STATE_FAILS[workflow]], bad
 
 
-@pytest.mark.parametrize("workflow", list(MACHINES))
+@pytest.mark.parametrize(("world", "workflow"), on_its_stack(MACHINES), indirect=["world"], scope="module")
 def test_the_first_state_refuses_every_bad_manual_input(world: SandboxWorld, workflow: str) -> None:
     machine = first_state_alone(world, workflow)
 
@@ -129,7 +147,7 @@ def test_the_first_state_refuses_every_bad_manual_input(world: SandboxWorld, wor
     every_bad_input_is_refused_first()
 
 
-@pytest.mark.parametrize("workflow", list(MACHINES))
+@pytest.mark.parametrize(("world", "workflow"), on_its_stack(MACHINES), indirect=["world"], scope="module")
 def test_a_bad_manual_input_ends_the_workflow_at_its_first_state_and_changes_nothing(
     world: SandboxWorld, notifications: str, workflow: str
 ) -> None:

@@ -558,3 +558,105 @@ def test_ground_truth_that_disagrees_raises_the_quality_alarm_and_starts_a_retra
         for m in aws(server_url, "cloudwatch", "list-metrics", "--namespace", "MLOps/churn/Drift")["Metrics"]
     }
     assert {"DPPL", "DI", "AbsDPPL", "AttributionNDCG", "Accuracy", "AccuracyDrop", "AUC"} <= names, names
+
+
+# ---------------------------------------------------------------- SANDBOX_SERVING_KIND
+def test_serverless_sandbox_deploys_from_a_serverless_config_and_a_guard_rolls_back(tmp_path: Path) -> None:
+    # a bake long enough for the AWS CLI calls below (each a process of its own) to land inside it
+    with running_server(tmp_path / "server.log", SANDBOX_SERVING_KIND="Serverless", SANDBOX_BAKE_SECONDS="10") as url:
+        aws(
+            url,
+            "sagemaker",
+            "update-model-package",
+            "--model-package-arn",
+            PENDING,
+            "--model-approval-status",
+            "Approved",
+        )
+        wait_for(lambda: deploy_run(url, 2).get("status") == "SUCCEEDED", timeout=60)
+        assert serving(url) == PENDING
+        endpoint = aws(url, "sagemaker", "describe-endpoint", "--endpoint-name", "churn-endpoint")
+        config = aws(
+            url, "sagemaker", "describe-endpoint-config", "--endpoint-config-name", endpoint["EndpointConfigName"]
+        )
+        [variant] = config["ProductionVariants"]
+        assert "ServerlessConfig" in variant and not config.get("DataCaptureConfig")
+        serving_config = endpoint["EndpointConfigName"]
+
+        aws(
+            url,
+            "sagemaker",
+            "update-model-package",
+            "--model-package-arn",
+            VERSION.format(3),
+            "--model-approval-status",
+            "Approved",
+        )
+        wait_for(lambda: deploy_run(url, 3).get("status") == "RUNNING")
+        candidate = "Blue" if variant["VariantName"] == "Green" else "Green"
+        key = json.dumps({"pk": {"S": "ENDPOINT#churn-endpoint"}, "sk": {"S": "BAKE"}})
+
+        def baking() -> bool:  # the bake of v3's run has begun (its guards were reset just before)
+            item = aws(url, "dynamodb", "get-item", "--table-name", "churn-ledger", "--key", key).get("Item", {})
+            run = deploy_run(url, 3).get("name")
+            return item.get("execution_name", {}).get("S") == run and "completed_at" not in item
+
+        wait_for(baking, timeout=30)
+        alarm = f"churn-canary-model-setup-time-{candidate}"
+        aws(
+            url,
+            "cloudwatch",
+            "set-alarm-state",
+            "--alarm-name",
+            alarm,
+            "--state-value",
+            "ALARM",
+            "--state-reason",
+            "cold starts",
+        )
+
+        wait_for(lambda: deploy_run(url, 3).get("status") == "FAILED", timeout=60)
+        back = aws(url, "sagemaker", "describe-endpoint", "--endpoint-name", "churn-endpoint")
+        assert back["EndpointConfigName"] == serving_config
+        package = aws(url, "sagemaker", "describe-model-package", "--model-package-name", VERSION.format(3))
+        assert package["ModelApprovalStatus"] == "Rejected" and alarm in package["ApprovalDescription"]
+
+
+def scored(url: str, name: str) -> bool:
+    """Whether the batch workflow ran for the file `name` and ended Scored."""
+    batch = DEPLOY.replace("deploy", "batch")
+    for run in aws(url, "stepfunctions", "list-executions", "--state-machine-arn", batch)["executions"]:
+        described = aws(url, "stepfunctions", "describe-execution", "--execution-arn", run["executionArn"])
+        if name in described["input"]:
+            assert described["status"] in ("RUNNING", "SUCCEEDED"), described
+            return bool(described["status"] == "SUCCEEDED")
+    return False
+
+
+def test_batch_sandbox_scores_a_csv_put_through_the_api_and_a_shifted_one_retrains(tmp_path: Path) -> None:
+    from pipeline import dataset
+
+    with running_server(tmp_path / "server.log", SANDBOX_SERVING_KIND="Batch") as url:
+        buckets = aws(url, "s3api", "list-buckets")["Buckets"]
+        [bucket] = [b["Name"] for b in buckets if b["Name"].startswith("churn-artifacts-")]
+        for name, shift in (("customers.csv", 0.0), ("shifted.csv", 1.0)):
+            file = tmp_path / name
+            file.write_text(dataset.to_csv(dataset.generate(rows=500, seed=7, shift=shift), header=False, label=False))
+            aws(url, "s3api", "put-object", "--bucket", bucket, "--key", f"batch/input/{name}", "--body", str(file))
+            wait_for(lambda name=name: scored(url, name), timeout=90)
+        jobs = aws(url, "sagemaker", "list-transform-jobs")["TransformJobSummaries"]
+        assert len(jobs) == 2  # one per object
+        listed = aws(url, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "batch/output/")["Contents"]
+        assert sorted(item["Key"].rsplit("/", 1)[-1] for item in listed) == ["customers.csv.out", "shifted.csv.out"]
+        key = next(item["Key"] for item in listed if item["Key"].endswith("customers.csv.out"))
+        aws(url, "s3api", "get-object", "--bucket", bucket, "--key", key, str(tmp_path / "out.csv"))
+        first_in = (tmp_path / "customers.csv").read_text().splitlines()[0]
+        first_out = (tmp_path / "out.csv").read_text().splitlines()[0]
+        assert first_out.startswith(first_in + ",")  # each line: its input, then the prediction
+
+        def drift_state() -> str:
+            alarms = aws(url, "cloudwatch", "describe-alarms", "--alarm-names", "churn-drift-score")["MetricAlarms"]
+            return str(alarms[0]["StateValue"])
+
+        wait_for(lambda: drift_state() == "ALARM", timeout=60)
+        wait_for(lambda: retrain_runs(url), timeout=60)

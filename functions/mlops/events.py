@@ -21,6 +21,7 @@ import json
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -291,8 +292,10 @@ def parse_event(event: object, model: type[T]) -> T:
 # ---------------------------------------------------------------- batch: S3 objects and transform jobs
 # "Object Created" as Amazon S3 sends it to EventBridge (Amazon S3 User Guide, "EventBridge event message
 # structure", https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html; tests/aws_events keeps the
-# example): the key as stored (not URL-encoded, unlike S3's own notifications), "version-id" only from a
-# versioned bucket. Bucket names are 3-63 characters, keys at most 1,024 bytes (S3 User Guide, naming).
+# example): "version-id" only from a versioned bucket. The key comes URL-encoded, as in S3's own notifications ("red
+# flower.jpg" as "red+flower.jpg"; AWS's sample aws-samples/s3-to-lambda-patterns decodes EventBridge's keys the
+# same way): the model hands on the key as stored. Bucket names are 3-63 characters, keys at most 1,024 bytes (S3
+# User Guide, naming).
 class S3Bucket(BaseModel):
     name: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 
@@ -306,10 +309,11 @@ class S3Object(BaseModel):
 
     @field_validator("key")
     @classmethod
-    def _key_length_in_bytes(cls, value: str) -> str:
-        if len(value.encode()) > 1024:
-            raise ValueError("must be at most 1,024 bytes (S3's limit for a key)")
-        return value
+    def _stored_key(cls, value: str) -> str:
+        key = unquote_plus(value)
+        if not key or len(key.encode()) > 1024:
+            raise ValueError("must name a key of 1 to 1,024 bytes (S3's limit) once URL-decoded")
+        return key
 
 
 class ObjectCreated(BaseModel):
