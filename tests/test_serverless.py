@@ -138,6 +138,32 @@ def test_serverless_refuses_what_aws_does_not_support_before_creating_anything(
     assert sandbox.client("cloudformation").list_stacks()["StackSummaries"] == []
 
 
+@pytest.mark.parametrize(
+    ("parameters", "refusal"),
+    [
+        ({"ServerlessMemorySizeInMB": "1536"}, "ServerlessMemorySizeInMB"),
+        ({"ServerlessMaxConcurrency": "201"}, "above MaxValue 200"),
+        ({"ServerlessMaxConcurrency": "0"}, "below MinValue 1"),
+        ({"ServingKind": "Lambda"}, "'Lambda' is not one of"),
+    ],
+)
+def test_serverless_parameters_outside_sagemakers_limits_are_refused_by_the_stack(
+    sandbox: Sandbox, parameters: dict[str, str], refusal: str
+) -> None:
+    with pytest.raises(RuleRefused, match=refusal):
+        sandbox.deploy_stack("churn", **{**SERVERLESS, **parameters})
+
+
+def test_provisioned_concurrency_above_the_maximum_fails_the_deployment_saying_why(sandbox: Sandbox) -> None:
+    """Parameter rules cannot compare two numbers: the deployment's plan refuses it, before any change."""
+    world = seeded(sandbox, ServerlessProvisionedConcurrency="30", **SERVERLESS)  # max 5
+
+    [run] = world.executions()
+    assert run["status"] == "FAILED"
+    assert "ServerlessProvisionedConcurrency 30 must be 1-5 (ServerlessMaxConcurrency)" in run["cause"]
+    assert world.client("sagemaker").list_endpoints()["Endpoints"] == []
+
+
 def test_an_instance_endpoint_is_not_turned_serverless_in_place(sandbox: Sandbox) -> None:
     """The project moves from RealTime to Serverless on the same endpoint: AWS refuses that update, so the
     deployment changes nothing and says how to go on."""

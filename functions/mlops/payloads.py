@@ -198,7 +198,7 @@ class BatchMeasurement(StepPayload):
     """Measure a finished job's joined output against the version that scored it."""
 
     OutputUrl: S3Url
-    Labelled: bool
+    Labelled: bool = Field(strict=True)  # what the transform step answered: true or false, not "yes" or 1
     ModelPackageArn: VersionArn
     JobName: SageMakerName
 

@@ -124,9 +124,12 @@ class JobRequest:
 
 
 def _already_exists(error: Exception) -> bool:
+    """CreateTransformJob refused the name as taken: ResourceInUse, the error botocore's sagemaker model lists for
+    it (SageMaker's answer to a training job's name taken), or a ValidationException saying so."""
     response = getattr(error, "response", {}) or {}
     message = str(response.get("Error", {}).get("Message", ""))
-    return response.get("Error", {}).get("Code") == "ValidationException" and "already exist" in message.lower()
+    code = response.get("Error", {}).get("Code")
+    return code in ("ResourceInUse", "ValidationException") and "already exist" in message.lower()
 
 
 def start_job(
