@@ -2127,6 +2127,20 @@ def _validate_definition_once(definition: str) -> None:
         _PROGRAMS.setdefault(definition, program)
 
 
+# "AWS::NoValue ... Removes the corresponding resource property when specified as a return value in the Fn::If
+# intrinsic function" (CloudFormation user guide, pseudo parameters): an element of a list (a policy's Roles, say)
+# given as Fn::If [condition, x, AWS::NoValue] is left out of the list. moto 5.2.5 resolves it to None and keeps it
+# (IAM then looks for the role "None"). Sandbox choice: every None a list resolves to is dropped (a template's JSON
+# null is the only other way to get one, and CloudFormation refuses a null in a resource's properties).
+_original_clean_json = cfn_parsing.clean_json
+
+
+def _clean_json(resource_json: Any, resources_map: Any) -> Any:
+    if isinstance(resource_json, list):
+        return [value for value in (_clean_json(item, resources_map) for item in resource_json) if value is not None]
+    return _original_clean_json(resource_json, resources_map)
+
+
 # moto reads every template with PyYAML's pure-Python loader, JSON ones too (two seconds for this stack's, for
 # every stack a test deploys); the sandbox sends JSON: read as JSON first, as YAML when it is not.
 _original_parse_template = cfn_models.Stack.parse_template
@@ -2616,6 +2630,7 @@ def install() -> SandboxState:
     # "The default is Descending": botocore's sagemaker model); moto answers 100 a page, oldest first
     sagemaker_models.PAGINATION_MODEL["list_endpoints"]["limit_default"] = 10
     sagemaker_models.SageMakerModelBackend.list_endpoints = _list_endpoints
+    cfn_parsing.clean_json = _clean_json  # (its own recursion goes through the module's name)
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()
     logging.getLogger("moto").setLevel(logging.CRITICAL if not os.environ.get("SANDBOX_DEBUG") else logging.DEBUG)

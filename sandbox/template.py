@@ -124,6 +124,15 @@ def check_rules(sam_template: dict[str, Any], parameters: dict[str, str]) -> Non
         if problem:
             raise RuleRefused(problem)
 
+    failed = rule_failures(sam_template, parameters)
+    if failed:
+        raise RuleRefused(failed[0])
+
+
+def rule_failures(sam_template: dict[str, Any], parameters: dict[str, str]) -> list[str]:
+    """The descriptions of the rule assertions these parameters fail, in the template's order."""
+    declared = sam_template.get("Parameters", {})
+
     def value(name: str) -> Any:
         given = parameters.get(name, str(declared.get(name, {}).get("Default", "")))
         if declared.get(name, {}).get("Type") == "CommaDelimitedList":
@@ -151,9 +160,11 @@ def check_rules(sam_template: dict[str, Any], parameters: dict[str, str]) -> Non
             raise NotImplementedError(f"rule function {function}")
         return node
 
+    failed = []
     for rule in sam_template.get("Rules", {}).values():
         if "RuleCondition" in rule and not evaluate(rule["RuleCondition"]):
             continue
         for assertion in rule.get("Assertions", []):
             if not evaluate(assertion["Assert"]):
-                raise RuleRefused(assertion.get("AssertDescription", "a template rule refused the parameters"))
+                failed.append(str(assertion.get("AssertDescription", "a template rule refused the parameters")))
+    return failed
