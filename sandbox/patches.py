@@ -63,7 +63,15 @@ moto and AWS that the product meets; the product code itself never imports the s
      PyYAML parse of it and the validation took 8 of the 10 seconds a test's stack needed).
   11. KMS keys created by CloudFormation take the template's tags and a key policy given as an
      object, as AWS does (moto 5.2.5 fails on the tags and stores the policy where DescribeKey wants
-     text); alarms created by CloudFormation (7.) answer Fn::GetAtt Arn.
+     text); alarms created by CloudFormation (7.) answer Fn::GetAtt Arn. An element of a list resolved to
+     AWS::NoValue leaves the list (moto kept a None).
+  12. S3 buckets created by CloudFormation apply their EventBridgeConfiguration and versioning; with EventBridge
+     enabled, a new object sends "Object Created" as S3 documents it (the key URL-encoded, version-id on a
+     versioned bucket, an increasing sequencer, the API as the reason).
+  13. Batch transform jobs run (sandbox/transform.py): CreateTransformJob goes InProgress, runs the model's own
+     serving code over the input (split, batched, filtered and joined as DataProcessing says), writes
+     <file>.out per object, ends Completed or Failed (ClientError, the cause in the job's log), each status an
+     "SageMaker Transform Job State Change"; StopTransformJob (missing in moto) stops it without output.
 """
 
 from __future__ import annotations
