@@ -310,13 +310,10 @@ class FaultWorld:
         endpoint = self.churn.stack.endpoint_name
         lock = self.ledger_item(f"ENDPOINT#{endpoint}", "LOCK")
         gate = self.ledger_item(f"PROJECT#{PROJECT}", "RETRAIN-GATE")
-        if self.serving_kind == "Batch":  # no endpoint
-            status = "InService"
-        else:
-            status = self.client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
-        return not (self.sandbox.running_executions() or lock.get("holder") or gate.get("holder")) and (
-            status == "InService"
+        in_service = self.serving_kind == "Batch" or (  # a batch project has no endpoint
+            self.client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
         )
+        return not (self.sandbox.running_executions() or lock.get("holder") or gate.get("holder")) and in_service
 
     # -------------------------------------------------------------- running a workflow
     def run(self, workflow: str, plan: faults.FaultPlan | None = None) -> Run:

@@ -3,9 +3,9 @@
 The deploy, rollback, retrain and batch workflows, started by hand (as the README shows) with inputs of
 the wrong shape (tests/strategies.py), must fail with "InvalidInput" and a cause that shows a good input,
 having entered only their first state (the ValidateInput choice) and its Fail state: no ledger entry, no
-lock, no pipeline run, no endpoint change, no transform job, no notification. Retrain inputs of the right shape that the
-pipeline refuses (a parameter it does not declare, a value that is no scalar, a reason too long) end
-at the admit step, with the same error and no change either.
+lock, no pipeline run, no endpoint change, no transform job, no notification. Retrain inputs of the right
+shape that the pipeline refuses (a parameter it does not declare, a value that is no scalar, a reason too
+long) end at the admit step, with the same error and no change either.
 
 The stack is deployed once for the module (the batch workflow exists in a batch project only: a Batch
 stack, deployed once after the others); the workflows run in the sandbox's Step Functions. Starting
