@@ -842,6 +842,7 @@ def measure_serving_kinds() -> ServingKindFigures:
 
     sys.path.insert(0, str(ROOT))
     from pipeline import dataset
+    from sandbox import patches
     from sandbox.core import Sandbox
     from sandbox.world import seed_world
 
@@ -849,6 +850,7 @@ def measure_serving_kinds() -> ServingKindFigures:
     paths: dict[str, Usage] = {}
     with Sandbox() as sandbox:
         boto3.setup_default_session(region_name=REGION)
+        patches.forget_workflow_clients()  # the workflows' clients of the first sandbox carry no meter
         meter.install(boto3.DEFAULT_SESSION)
         sfn, sagemaker = sandbox.client("stepfunctions"), sandbox.client("sagemaker")
 

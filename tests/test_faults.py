@@ -858,10 +858,18 @@ def test_a_transform_job_created_but_unanswered_is_created_once(batch_world: Fau
     assert_batch_ends_cleanly(batch_world, run)
 
 
-def test_a_batch_handler_dying_after_any_call_of_an_object_created_event_scores_the_file_once(
-    batch_world: FaultWorld,
+@pytest.mark.parametrize(
+    ("handled", "fewest"),
+    [
+        # the redelivered event starts nothing more: the workflow is named after the object's version
+        pytest.param(ON_OBJECT_CREATED, 1, id="object-created"),
+        # the token is told again by the redelivery (or found told): the workflow does not wait out its timeout
+        pytest.param(ON_TRANSFORM_JOB_END, 3, id="transform-job-end"),
+    ],
+)
+def test_a_batch_handler_dying_after_any_call_of_its_event_scores_the_file_once(
+    batch_world: FaultWorld, handled: frozenset[str], fewest: int
 ) -> None:
-    """The redelivered event starts nothing more: the workflow is named after the object's version."""
     baseline = batch_world.baseline("batch")
     runs: list[Run] = []
 
@@ -871,27 +879,7 @@ def test_a_batch_handler_dying_after_any_call_of_an_object_created_event_scores_
     def land() -> None:
         runs.append(batch_world.run("batch"))
 
-    for index in dies_once_after_each_call(batch_world, f"{PROJECT}-batch", nothing, land, ON_OBJECT_CREATED, fewest=1):
-        run = runs[-1]
-        assert run.status == baseline.status, f"dying after call {index}: {run.status} {run.execution.get('cause')}"
-        assert_same_outcome(batch_world, baseline, run)
-        assert_batch_ends_cleanly(batch_world, run)
-
-
-def test_a_batch_handler_dying_after_any_call_of_a_transform_job_end_ends_the_batch_once(
-    batch_world: FaultWorld,
-) -> None:
-    """The token is told again by the redelivery (or found told): the workflow does not wait out its timeout."""
-    baseline = batch_world.baseline("batch")
-    runs: list[Run] = []
-
-    def nothing() -> None:
-        """Each file lands in a quiet world."""
-
-    def land() -> None:
-        runs.append(batch_world.run("batch"))
-
-    for index in dies_once_after_each_call(batch_world, f"{PROJECT}-batch", nothing, land, ON_TRANSFORM_JOB_END):
+    for index in dies_once_after_each_call(batch_world, f"{PROJECT}-batch", nothing, land, handled, fewest):
         run = runs[-1]
         assert run.status == baseline.status, f"dying after call {index}: {run.status} {run.execution.get('cause')}"
         assert_same_outcome(batch_world, baseline, run)
