@@ -591,6 +591,7 @@ class SandboxFigures:
     alarms: list[int]  # the period (seconds) of each alarm the stack creates
     kms_keys: int  # customer managed keys the stack creates
     drift_schedule: str
+    kinds: ServingKindFigures  # the serverless and batch projects' paths
 
 
 DEPLOYMENT_PATH = "deploy: canary promoted"
@@ -649,7 +650,8 @@ class Recorder:
         def ours(function_name: str, on_main_thread: bool) -> bool:
             if schedule:
                 return function_name == self.scheduled and on_main_thread
-            return function_name != self.scheduled
+            # a workflow's request ("") or this stack's functions but its schedule's (other stacks may be deployed)
+            return function_name != self.scheduled and (function_name == "" or function_name in self.function_ids)
 
         requests, invocations = len(self.meter.requests), len(self.sandbox.state.invocations)
         before = self.executions()
@@ -800,6 +802,7 @@ def measure_sandbox() -> SandboxFigures:
         )
         with recorder.window(schedule=True) as drift_run:
             drift_summary = sandbox.run_drift_monitor(stack.project)
+        kinds = measure_serving_kinds(sandbox, meter)
         meter.uninstall(boto3.DEFAULT_SESSION)
 
         # the stack's own keys (the emulated DynamoDB makes one of its own for the table's encryption)
@@ -809,6 +812,7 @@ def measure_sandbox() -> SandboxFigures:
             int(alarm["Period"])
             for page in cloudwatch.get_paginator("describe_alarms").paginate()
             for alarm in page["MetricAlarms"]
+            if alarm["AlarmName"].startswith(f"{stack.project}-")  # the first stack's (the others are priced apart)
         ]
     return SandboxFigures(
         paths=paths,
@@ -819,6 +823,7 @@ def measure_sandbox() -> SandboxFigures:
         alarms=alarms,
         kms_keys=len(keys & {resource.get("PhysicalResourceId") for resource in made}),
         drift_schedule=str(load_sam_template()["Parameters"]["DriftMonitorSchedule"]["Default"]),
+        kinds=kinds,
     )
 
 
@@ -834,60 +839,50 @@ class ServingKindFigures:
     not_available_run: Usage  # the scheduled drift monitor in a project with no captured traffic
 
 
-def measure_serving_kinds() -> ServingKindFigures:
+def measure_serving_kinds(sandbox: Any, meter: Meter) -> ServingKindFigures:
     """A serverless project's deployment, and a batch project's deployment and two files of very different sizes
     (the workflow waits for the transform job's event with one task token: what it asks of AWS does not grow with
-    the job's duration), each in its own sandbox window."""
-    import boto3
-
-    sys.path.insert(0, str(ROOT))
+    the job's duration), each in its own window, in the sandbox (and under the meter) of the other paths."""
     from pipeline import dataset
-    from sandbox import patches
-    from sandbox.core import Sandbox
     from sandbox.world import seed_world
 
-    meter = Meter()
     paths: dict[str, Usage] = {}
-    with Sandbox() as sandbox:
-        boto3.setup_default_session(region_name=REGION)
-        patches.forget_workflow_clients()  # the workflows' clients of the first sandbox carry no meter
-        meter.install(boto3.DEFAULT_SESSION)
-        sfn, sagemaker = sandbox.client("stepfunctions"), sandbox.client("sagemaker")
+    sfn, sagemaker = sandbox.client("stepfunctions"), sandbox.client("sagemaker")
+    sandbox.stop_traffic()  # the first stack's: nothing of it runs in these windows
 
-        serverless = sandbox.deploy_stack("benchsls", ServingKind="Serverless")
-        recorder = Recorder(sandbox, serverless, meter)
-        world = seed_world(sandbox, serverless)
-        sandbox.start_traffic(serverless.endpoint_name, per_minute=600)  # the analysis needs candidate invocations
-        with recorder.window() as replaced:
-            sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
-        sandbox.stop_traffic()
-        latest = sfn.list_executions(stateMachineArn=serverless.deploy_state_machine_arn)["executions"][0]
-        if sfn.describe_execution(executionArn=latest["executionArn"])["status"] != "SUCCEEDED":
-            raise RuntimeError("the serverless deployment did not succeed")
-        paths[SERVERLESS_PATH] = replaced.usage
+    serverless = sandbox.deploy_stack("benchsls", ServingKind="Serverless")
+    recorder = Recorder(sandbox, serverless, meter)
+    world = seed_world(sandbox, serverless)
+    sandbox.start_traffic(serverless.endpoint_name, per_minute=600)  # the analysis needs candidate invocations
+    with recorder.window() as replaced:
+        sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
+    sandbox.stop_traffic()
+    latest = sfn.list_executions(stateMachineArn=serverless.deploy_state_machine_arn)["executions"][0]
+    if sfn.describe_execution(executionArn=latest["executionArn"])["status"] != "SUCCEEDED":
+        raise RuntimeError("the serverless deployment did not succeed")
+    paths[SERVERLESS_PATH] = replaced.usage
 
-        batch = sandbox.deploy_stack("benchbatch", ServingKind="Batch")
-        recorder = Recorder(sandbox, batch, meter)
-        world = seed_world(sandbox, batch)
-        with recorder.window() as made_live:
-            sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
-        paths[BATCH_DEPLOYMENT_PATH] = made_live.usage
-        sizes = (1_000, 100_000)
-        for rows in sizes:
-            body = dataset.to_csv(dataset.generate(rows=rows, seed=31), header=False, label=False).encode()
-            with recorder.window() as scored:
-                sandbox.client("s3").put_object(
-                    Bucket=batch.outputs["ArtifactBucketName"], Key=f"batch/input/bench-{rows}.csv", Body=body
-                )
-            runs = sfn.list_executions(stateMachineArn=batch.outputs["BatchStateMachineArn"])["executions"]
-            if sfn.describe_execution(executionArn=runs[0]["executionArn"])["status"] != "SUCCEEDED":
-                raise RuntimeError(f"the batch of {rows} customers was not scored")
-            paths[BATCH_PATH.format(rows=rows)] = scored.usage
-        with recorder.window(schedule=True) as not_available:
-            summary = sandbox.run_drift_monitor(batch.project)
-        if summary.get("Outcome") != "not-available":
-            raise RuntimeError(f"a batch project's scheduled monitor measured something: {summary}")
-        meter.uninstall(boto3.DEFAULT_SESSION)
+    batch = sandbox.deploy_stack("benchbatch", ServingKind="Batch")
+    recorder = Recorder(sandbox, batch, meter)
+    world = seed_world(sandbox, batch)
+    with recorder.window() as made_live:
+        sagemaker.update_model_package(ModelPackageArn=world.pending_version_arn, ModelApprovalStatus="Approved")
+    paths[BATCH_DEPLOYMENT_PATH] = made_live.usage
+    sizes = (1_000, 100_000)
+    for rows in sizes:
+        body = dataset.to_csv(dataset.generate(rows=rows, seed=31), header=False, label=False).encode()
+        with recorder.window() as scored:
+            sandbox.client("s3").put_object(
+                Bucket=batch.outputs["ArtifactBucketName"], Key=f"batch/input/bench-{rows}.csv", Body=body
+            )
+        runs = sfn.list_executions(stateMachineArn=batch.outputs["BatchStateMachineArn"])["executions"]
+        if sfn.describe_execution(executionArn=runs[0]["executionArn"])["status"] != "SUCCEEDED":
+            raise RuntimeError(f"the batch of {rows} customers was not scored")
+        paths[BATCH_PATH.format(rows=rows)] = scored.usage
+    with recorder.window(schedule=True) as not_available:
+        summary = sandbox.run_drift_monitor(batch.project)
+    if summary.get("Outcome") != "not-available":
+        raise RuntimeError(f"a batch project's scheduled monitor measured something: {summary}")
     return ServingKindFigures(paths=paths, batch_rows=sizes, not_available_run=not_available.usage)
 
 
@@ -1433,7 +1428,7 @@ def main() -> int:
     baseline, cold = cold_starts()
     packages = {logical_id: package(logical_id) for logical_id in FUNCTIONS}
     figures = measure_sandbox()
-    kinds = measure_serving_kinds()
+    kinds = figures.kinds
     pipeline_total, pipeline_steps = pipeline_run_times()
     generation = definition_time()
     drift = drift_throughput()
