@@ -17,12 +17,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from .bias import BiasTally
 from .drift import feature_order
-from .model_quality import binary_quality
-from .monitoring import MIN_GROUP_RECORDS, READ_CHUNK, LiveVersion, MonitorConfig, datum, figures, new_tally
-
-QUALITY_NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1", "auc": "AUC"}
+from .monitoring import READ_CHUNK, LiveVersion, MonitorConfig, datum, figures, new_tally, quality_figures
 
 
 def _rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
@@ -80,29 +76,11 @@ def quality(
     data.append(datum("LabelsJoined", len(labels), endpoint, at, "Count"))
     if len(labels) < config.quality_min_records:
         return {"Outcome": "too-few-records", "Labelled": len(labels)}
-    measured = binary_quality(labels, scores, config.threshold)
-    if measured is None:
+    figures = quality_figures(labels, scores, groups, live, config)
+    if figures is None:
         return {"Outcome": "not-measurable", "Labelled": len(labels)}
-    summary: dict[str, Any] = {"Outcome": "measured", "Labelled": len(labels)}
-    for key, value in measured.as_dict().items():
-        if value is None:
-            continue
-        summary[QUALITY_NAMES[key]] = value
-        data.append(datum(QUALITY_NAMES[key], value, endpoint, at))
-        registered = live.evaluation.get(key)
-        if key in ("accuracy", "auc") and registered is not None:
-            data.append(datum(f"{QUALITY_NAMES[key]}Drop", registered - value, endpoint, at))
-    if config.facet:
-        bias = BiasTally.of(config.facet, config.disfavoured)
-        for group, label, score in zip(groups, labels, scores, strict=True):
-            bias.add(group, int(score >= config.threshold), label)
-        if bias.smallest_group() >= MIN_GROUP_RECORDS:
-            for name in ("RD", "AD"):
-                value = bias.figures()[name]
-                if value is not None:
-                    summary[name] = value
-                    data.append(datum(name, value, endpoint, at))
-    return summary
+    data += [datum(name, value, endpoint, at) for name, value in figures.items()]
+    return {"Outcome": "measured", "Labelled": len(labels), **figures}
 
 
 def read_output(s3: Any, url: str) -> Iterator[bytes]:

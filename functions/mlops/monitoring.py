@@ -231,27 +231,42 @@ def quality_data(join: LabelJoin, live: LiveVersion, config: MonitorConfig, at: 
     ]
     if len(join.joined.labels) < config.quality_min_records:
         return data  # too few joined records to say anything
-    figures = binary_quality(join.joined.labels, join.joined.scores, config.threshold)
+    figures = quality_figures(join.joined.labels, join.joined.scores, join.joined.groups, live, config)
     assert figures is not None
-    names = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1", "auc": "AUC"}
-    for key, value in figures.as_dict().items():
+    data += [datum(name, value, endpoint, at) for name, value in figures.items()]
+    return data
+
+
+QUALITY_NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1", "auc": "AUC"}
+
+
+def quality_figures(
+    labels: list[int], scores: list[float], groups: list[str], live: LiveVersion, config: MonitorConfig
+) -> dict[str, float] | None:
+    """Metric name -> value of predictions scored against their labels: quality, how far below its registered
+    figure (what the <project>-drift-quality-... alarms compare), and RD/AD across the facet's groups when each
+    has enough records. None when nothing can be scored."""
+    measured = binary_quality(labels, scores, config.threshold)
+    if measured is None:
+        return None
+    figures: dict[str, float] = {}
+    for key, value in measured.as_dict().items():
         if value is None:
             continue
-        data.append(datum(names[key], value, endpoint, at))
+        figures[QUALITY_NAMES[key]] = value
         registered = live.evaluation.get(key)
         if key in ("accuracy", "auc") and registered is not None:
-            # what the <project>-drift-quality-... alarms compare: how far below its registered figure
-            data.append(datum(f"{names[key]}Drop", registered - value, endpoint, at))
+            figures[f"{QUALITY_NAMES[key]}Drop"] = registered - value
     if config.facet:
         bias = BiasTally.of(config.facet, config.disfavoured)
-        for group, label, score in zip(join.joined.groups, join.joined.labels, join.joined.scores, strict=True):
+        for group, label, score in zip(groups, labels, scores, strict=True):
             bias.add(group, int(score >= config.threshold), label)
         if bias.smallest_group() >= MIN_GROUP_RECORDS:
             for name in ("RD", "AD"):
                 value = bias.figures()[name]
                 if value is not None:
-                    data.append(datum(name, value, endpoint, at))
-    return data
+                    figures[name] = value
+    return figures
 
 
 def _encode(data: list[dict[str, Any]]) -> str:
