@@ -2094,13 +2094,6 @@ _WORKFLOW_CLIENTS: dict[tuple[str, str, bool, int], Any] = {}
 _WORKFLOW_CLIENTS_LOCK = threading.Lock()
 
 
-def forget_workflow_clients() -> None:
-    """The workflows' next clients are made anew, from the boto3 session of that time (the bench hooks its meter on
-    a new one for each sandbox it runs; tests keep the clients: making them is slow)."""
-    with _WORKFLOW_CLIENTS_LOCK:
-        _WORKFLOW_CLIENTS.clear()
-
-
 def _shared_boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
     key = (region, service, bool(botocore_stubber.enabled), int(moto_server_port()))
     with _WORKFLOW_CLIENTS_LOCK:
