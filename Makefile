@@ -13,11 +13,17 @@ export BC_SKIP_MAPPING := TRUE
 
 .PHONY: setup demo test lint unit sandbox bench build clean pipeline publish
 
-setup: $(VENV)/.installed .venv-sam/.installed .venv-checkov/.installed .venv-pipeline/.installed node_modules/.installed
+setup: $(VENV)/.installed $(VENV)/.cli-installed .venv-sam/.installed .venv-checkov/.installed .venv-pipeline/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.txt
+	touch $@
+
+# The operator's command line, .venv/bin/mlops (editable: it runs this checkout's mlops_cli). A stamp of its own,
+# so that a .venv made before the command line existed gets it too.
+$(VENV)/.cli-installed: pyproject.toml $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps --editable .
 	touch $@
 
 .venv-sam/.installed: requirements/sam.txt
@@ -41,11 +47,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## demo: approval -> deploy, narrated, on the local sandbox
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(VENV)/.cli-installed
 	$(PY) -m sandbox.demo
 
 ## sandbox: serve the AWS APIs of the sandbox on 127.0.0.1:$${SANDBOX_PORT:-4566}
-sandbox: $(VENV)/.installed
+sandbox: $(VENV)/.installed $(VENV)/.cli-installed
 	$(PY) -m sandbox.server
 
 ## test: the quality gates, then the whole test suite
@@ -53,7 +59,7 @@ test: lint unit
 
 # Two workers (this machine's cores), a file per worker at a time: module-scoped sandbox worlds stay whole.
 PYTEST_WORKERS ?= 2
-unit: $(VENV)/.installed .venv-pipeline/.installed node_modules/.installed
+unit: $(VENV)/.installed $(VENV)/.cli-installed .venv-pipeline/.installed node_modules/.installed
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## lint: ruff, mypy, sam validate --lint (cfn-lint), checkov, ASL checks, IAM policies (parliament), sam build
