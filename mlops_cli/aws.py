@@ -40,7 +40,7 @@ class Clients:
             self._made[service] = self.factory(service)
         if service not in self._made:
             self._made[service] = self._session.client(
-                service,  # type: ignore[call-overload]
+                service,
                 endpoint_url=self.endpoint_url,
                 config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30),
             )

@@ -19,11 +19,12 @@ region, or the one named with --project (its ProjectName) or --stack.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,17 +44,27 @@ class Result:
 Command = Callable[[argparse.Namespace, Clients, Project], Result]
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--profile", help="a named profile of the AWS CLI's configuration")
-    common.add_argument("--region", help="the AWS region (default: the profile's or AWS_REGION)")
-    common.add_argument("--endpoint-url", help="send every request to this URL (e.g. the sandbox's)")
-    common.add_argument("--project", help="the project (its stack's ProjectName output)")
-    common.add_argument("--stack", help="the project's CloudFormation stack name")
-    common.add_argument("--json", action="store_true", help="print JSON for scripts instead of text")
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (the AWS CLI's own, then this project's)."""
+    default: Any = argparse.SUPPRESS if suppress else None  # after the command: do not undo one given before it
+    parser.add_argument("--profile", default=default, help="a named profile of the AWS CLI's configuration")
+    parser.add_argument("--region", default=default, help="the AWS region (default: the profile's or AWS_REGION)")
+    parser.add_argument("--endpoint-url", default=default, help="send every request to this URL (e.g. the sandbox's)")
+    parser.add_argument("--project", default=default, help="the project (its stack's ProjectName output)")
+    parser.add_argument("--stack", default=default, help="the project's CloudFormation stack name")
+    parser.add_argument(
+        "--json", action="store_true", default=default if suppress else False, help="print JSON instead of text"
+    )
+    return parser
 
-    parser = argparse.ArgumentParser(
-        prog="mlops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common]
+
+def _parser() -> argparse.ArgumentParser:
+    common = _global_options(argparse.ArgumentParser(add_help=False), suppress=True)
+    parser = _global_options(
+        argparse.ArgumentParser(
+            prog="mlops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        ),
+        suppress=False,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -65,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
     watch.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds (default 3600)")
     watch.add_argument(
-        "--start-wait", type=float, default=60.0,
+        "--start-wait",
+        type=float,
+        default=60.0,
         help="with nothing in progress, wait this long for a deployment to start (default 60)",
     )
     history = command("history", "the ledger's decisions, newest first")
@@ -96,25 +109,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = {
+    "status": "status:status",
+    "history": "history:history",
+    "lineage": "lineage:lineage",
+    "approve": "actions:approve",
+    "reject": "actions:reject",
+    "rollback": "actions:rollback",
+    "retrain": "actions:retrain",
+    "abort": "actions:abort",
+    "report": "report:report",
+}
+
+
 def _command(name: str) -> Command:
-    from . import actions, history, lineage, report, status
-
-    table: dict[str, Command] = {
-        "status": status.status,
-        "history": history.history,
-        "lineage": lineage.lineage,
-        "approve": actions.approve,
-        "reject": actions.reject,
-        "rollback": actions.rollback,
-        "retrain": actions.retrain,
-        "abort": actions.abort,
-        "report": report.report,
-    }
-    return table[name]
+    module, function = COMMANDS[name].split(":")
+    found: Command = getattr(importlib.import_module(f"mlops_cli.{module}"), function)
+    return found
 
 
-def main(argv: Sequence[str] | None = None, clients: Clients | None = None) -> int:
-    """The command line; `clients` replaces the AWS clients made from the options (tests)."""
+def main(
+    argv: Sequence[str] | None = None,
+    clients: Clients | None = None,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+) -> int:
+    """The command line; `clients` replaces the AWS clients made from the options, `out` and `err` the standard
+    streams (tests)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     args = _parser().parse_args(argv)
     try:
         clients = clients or Clients(profile=args.profile, region=args.region, endpoint_url=args.endpoint_url)
@@ -122,20 +145,20 @@ def main(argv: Sequence[str] | None = None, clients: Clients | None = None) -> i
         if args.command == "watch":
             from . import status
 
-            return status.watch(args, clients, project, sys.stdout)
+            return status.watch(args, clients, project, out)
         result = _command(args.command)(args, clients, project)
     except UsageError as error:
-        print(f"mlops: {error}", file=sys.stderr)
+        print(f"mlops: {error}", file=err)
         return 2
     except (ClientError, BotoCoreError) as error:
-        print(f"mlops: AWS refused: {error}", file=sys.stderr)
+        print(f"mlops: AWS refused: {error}", file=err)
         return 1
     except KeyboardInterrupt:
         return 130
     if args.json:
-        print(json.dumps(result.data, indent=2, default=str, sort_keys=True))
+        print(json.dumps(result.data, indent=2, default=str, sort_keys=True), file=out)
     else:
-        print(result.text)
+        print(result.text, file=out)
     return result.exit_code
 
 

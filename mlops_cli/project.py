@@ -75,7 +75,7 @@ def find_project(clients: Clients, project: str | None = None, stack: str | None
             raise UsageError(f"no stack {stack}: {error.response['Error'].get('Message', error)}") from error
         outputs = _outputs(described)
         if not all(key in outputs for key in MARKERS):
-            raise UsageError(f"stack {stack} is not a stack of this automation (it has no {', '.join(MARKERS)} outputs)")
+            raise UsageError(f"stack {stack} is not one of this automation (no {', '.join(MARKERS)} outputs)")
         return Project(stack_name=stack, outputs=outputs)
     stacks = automation_stacks(clients)
     if project:
@@ -85,7 +85,7 @@ def find_project(clients: Clients, project: str | None = None, stack: str | None
             raise UsageError(f"no project {project} in {clients.region_name} (projects found: {known})")
         return matches[0]
     if not stacks:
-        raise UsageError(f"no stack of this automation in {clients.region_name}: deploy one, or pass --region/--profile")
+        raise UsageError(f"no stack of this automation in {clients.region_name}: deploy one, or use --region/--profile")
     if len(stacks) > 1:
         names = ", ".join(sorted(p.name for p in stacks))
         raise UsageError(f"{len(stacks)} projects in {clients.region_name} ({names}): name one with --project")

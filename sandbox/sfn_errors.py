@@ -25,7 +25,7 @@ It is built from sources outside the project, never from what the workflows expe
 - Step Functions developer guide, "Add EventBridge events with Step Functions": a PutEvents answer with a
   non-zero FailedEntryCount fails the task with `EventBridge.FailedEntry`.
 
-Where AWS is silent the choice is written down here and in the README's list of sandbox divergences: the
+Where AWS is silent the choice is written down here and in docs/sandbox.md's list of sandbox divergences: the
 optimized EventBridge integration's base exception is taken to be the older SDK's,
 `EventBridge.AmazonEventBridgeException`, as it is for DynamoDB, SNS and SQS.
 """

@@ -1,4 +1,4 @@
-"""`make bench`: measured in one run, printed as one markdown table (README's benchmark section takes it as is).
+"""`make bench`: measured in one run, printed as one markdown table (docs/benchmark.md takes it as is).
 
 Rows, grouped:
 - function: cold start (a fresh Python process imports the handler and handles its first event, AWS calls stubbed

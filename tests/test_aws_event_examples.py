@@ -2,7 +2,7 @@
 
 - each parses with the model of the function that consumes it;
 - pointed at a sandbox stack's resources and put on the default bus as documented, each leads to the reaction
-  the README promises (the template's rules matching them: tests/test_event_patterns.py);
+  docs/behaviour.md promises (the template's rules matching them: tests/test_event_patterns.py);
 - the shape checker (tests/aws_shapes.py) finds nothing in the examples themselves, and finds what is wrong in
   an event that is not as AWS documents it.
 """

@@ -4,7 +4,7 @@ A key the sender cannot use does not fail the deployment: deliveries just stop (
 the alarms' notifications, the captured traffic). For each encrypted resource of the stack this finds its
 senders in the template (roles by their policies, services by the rules and alarms that deliver to it, the
 SageMaker execution role for the bucket and the data capture) and checks that each may use the key: by the
-key policy (the stack's own key, or the README's example for a key of your own) and, for the stack's roles,
+key policy (the stack's own key, or docs/security.md's example for a key of your own) and, for the stack's roles,
 by their IAM policies.
 """
 
@@ -209,10 +209,10 @@ def refusals(stack: ResolvedStack, key_policy: dict[str, Any] | None, destinatio
     return problems
 
 
-def readme_key_policy(stack: ResolvedStack) -> dict[str, Any]:
-    """The key policy README.md gives for a key of your own, with this stack's values filled in."""
-    readme = (ROOT / "README.md").read_text()
-    [example] = re.findall(r"```json\n(\{\n  \"Version\".*?\n\})\n```", readme, re.S)
+def documented_key_policy(stack: ResolvedStack) -> dict[str, Any]:
+    """The key policy docs/security.md gives for a key of your own, with this stack's values filled in."""
+    page = (ROOT / "docs" / "security.md").read_text()
+    [example] = re.findall(r"```json\n(\{\n  \"Version\".*?\n\})\n```", page, re.S)
     values = {
         "ACCOUNT": ACCOUNT_ID,
         "REGION": REGION,
@@ -227,7 +227,7 @@ def key_policy_of(stack: ResolvedStack) -> dict[str, Any] | None:
     keys = stack.resources("AWS::KMS::Key")
     if keys:
         return dict(next(iter(keys.values()))["Properties"]["KeyPolicy"])
-    return readme_key_policy(stack) if stack.parameters.get("KmsKey") else None
+    return documented_key_policy(stack) if stack.parameters.get("KmsKey") else None
 
 
 def undeliverable(stack: ResolvedStack, key_policy: dict[str, Any] | None = None) -> list[str]:
@@ -238,7 +238,7 @@ def undeliverable(stack: ResolvedStack, key_policy: dict[str, Any] | None = None
 VARIANTS = {
     "AWS-managed keys": {},
     "the stack's own key": {"KmsKey": "create"},
-    "your key, with the README's key policy": {"KmsKey": USER_KEY_ARN},
+    "your key, with the documented key policy": {"KmsKey": USER_KEY_ARN},
 }
 
 
@@ -259,7 +259,7 @@ def test_every_sender_can_use_the_key_of_what_it_writes_to(variant: str) -> None
     assert len(senders["Ledger"]) == 11  # every function and workflow records in the ledger
 
 
-@pytest.mark.parametrize("variant", ["the stack's own key", "your key, with the README's key policy"])
+@pytest.mark.parametrize("variant", ["the stack's own key", "your key, with the documented key policy"])
 def test_with_a_customer_managed_key_everything_is_encrypted_with_it(variant: str) -> None:
     stack = ResolvedStack.of(**VARIANTS[variant])
     key = stack.get_att("ProjectKey", "Arn") if stack.resources("AWS::KMS::Key") else USER_KEY_ARN
@@ -290,10 +290,10 @@ def test_without_one_aws_managed_keys_and_no_key_on_the_topic() -> None:
     assert keys["NotificationTopic"] is None  # aws/sns would drop the alarms' notifications (next test)
 
 
-def test_the_readme_key_policy_for_your_key_is_the_one_the_stacks_own_key_has() -> None:
+def test_the_documented_key_policy_for_your_key_is_the_one_the_stacks_own_key_has() -> None:
     stack = ResolvedStack.of(KmsKey="create")
 
-    assert readme_key_policy(stack) == stack.resources("AWS::KMS::Key")["ProjectKey"]["Properties"]["KeyPolicy"]
+    assert documented_key_policy(stack) == stack.resources("AWS::KMS::Key")["ProjectKey"]["Properties"]["KeyPolicy"]
 
 
 def test_the_aws_managed_sns_key_would_drop_the_alarms_notifications() -> None:

@@ -1,6 +1,6 @@
 """Property-based: a bad manual start ends its workflow at the first state, with a clear error, changing nothing.
 
-The deploy, rollback, retrain and batch workflows, started by hand (as the README shows) with inputs of
+The deploy, rollback, retrain and batch workflows, started by hand (as docs/try-it.md shows) with inputs of
 the wrong shape (tests/strategies.py), must fail with "InvalidInput" and a cause that shows a good input,
 having entered only their first state (the ValidateInput choice) and its Fail state: no ledger entry, no
 lock, no pipeline run, no endpoint change, no transform job, no notification. Retrain inputs of the right

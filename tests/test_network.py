@@ -1,5 +1,5 @@
 """Optional VPC: the functions in your subnets with only the network rights they need, the models the workflows
-create with the project's network settings, and the README's endpoint list in step with the calls made."""
+create with the project's network settings, and the endpoint list of docs/security.md in step with the calls made."""
 
 from __future__ import annotations
 
@@ -131,10 +131,10 @@ def test_the_workflows_are_told_the_models_network_settings() -> None:
         assert defaults[name]["Properties"]["DefinitionSubstitutions"]["ModelInVpc"] == "false"
 
 
-def test_the_readme_lists_the_vpc_endpoints_of_every_service_the_functions_call() -> None:
+def test_the_security_page_lists_the_vpc_endpoints_of_every_service_the_functions_call() -> None:
     services = {action.split(":", 1)[0] for d in function_dirs().values() for action in calls_in(d)}
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Security and network", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "docs" / "security.md").read_text()
+    section = page.split("\n## VPC\n", 1)[1].split("\n## ", 1)[0]
 
     listed = set(re.findall(r"`com\.amazonaws\.<region>\.([a-z0-9.-]+)`", section))
 
