@@ -27,7 +27,9 @@ class Clients:
             self.region = self.region or "us-east-1"
             return
         self.endpoint_url = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        # AWS_REGION as the AWS CLI v2 and the SDKs read it (boto3 reads AWS_DEFAULT_REGION only)
+        region = self.region or os.environ.get("AWS_REGION") or None
+        self._session = boto3.Session(profile_name=self.profile, region_name=region)
         if self._session.region_name is None:
             raise UsageError("no region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or name one in a profile")
 

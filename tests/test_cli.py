@@ -200,3 +200,25 @@ def test_watch_started_right_after_an_approval_waits_for_its_deployment(
     assert code == 0, err
     assert out.startswith("--- ") and "Deploying:   nothing in progress" in out.split("--- ")[1]
     assert re.search(r"=== approved-v2-\w+: SUCCEEDED Deployed", out), out[-2000:]
+
+
+def test_a_batch_project_shows_its_live_model_runs_and_lineage(sandbox: Any, capsys: Any) -> None:
+    from tests.conftest import seeded
+    from tests.test_batch import BATCH, customers, put_input
+
+    batch = seeded(sandbox, **BATCH)
+    found = as_json(batch, capsys, "status")
+    assert found["Kind"] == "Batch" and found["Live"]["Version"] == "1"
+    assert found["Serving"] == {"Kind": "Batch"}
+    code, out, err = mlops(batch, capsys, "status")
+    assert code == 0, err
+    assert re.search(r"Live:        version 1 on churn-endpoint \(variant \S+, model \S+", out), out
+
+    put_input(batch, "monday.csv", customers(rows=300))
+    runs = as_json(batch, capsys, "history", "--kind", "batch")
+    assert [(r["outcome"], r["input_url"].rsplit("/", 1)[-1]) for r in runs] == [("Scored", "monday.csv")]
+
+    lineage = as_json(batch, capsys, "lineage")
+    assert "Endpoint" not in lineage
+    assert lineage["Model"]["Name"] == found["Live"]["EndpointConfigName"]
+    assert lineage["Version"]["Arn"] == batch.world.live_version_arn
