@@ -10,13 +10,12 @@ are linked when they exist, never required.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from typing import Any
 
 from .aws import Clients, UsageError
 from .project import Project
-from .records import endpoint_pk, entries, live, version_arn, version_number
+from .records import endpoint_pk, entries, live, registered_metrics, version_arn, version_number
 
 HYPERPARAMETER = "hyperparameter-"
 _ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[^/\s]+/\d+")
@@ -60,24 +59,6 @@ def serving_chain(clients: Clients, project: Project) -> dict[str, Any]:
         raise UsageError(f"model {model_name} names no model package version: it was not deployed by this automation")
     chain["VersionArn"] = arn
     return chain
-
-
-def _metrics(clients: Clients, package: dict[str, Any]) -> dict[str, float]:
-    uri = ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
-    if not uri:
-        return {}
-    bucket, _, key = str(uri).removeprefix("s3://").partition("/")
-    try:
-        report = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (clients("s3").exceptions.ClientError, ValueError):
-        return {}
-    values: dict[str, float] = {}
-    for section, metrics in report.items():
-        if section.endswith("_metrics") and isinstance(metrics, dict):
-            for name, item in metrics.items():
-                if isinstance(item, dict) and isinstance(item.get("value"), int | float):
-                    values.setdefault(name, float(item["value"]))
-    return values
 
 
 def _who(by: dict[str, Any] | None) -> str | None:
@@ -223,7 +204,7 @@ def collect(clients: Clients, project: Project, version: str | None) -> dict[str
             "CommitId": properties.get("CommitId") or None,
             "Repository": properties.get("Repository") or None,
         },
-        "Metrics": _metrics(clients, package),
+        "Metrics": registered_metrics(clients, package),
         # who set the status last, when (LastModifiedBy/Time); a version registered Approved has only CreatedBy/Time
         "Approval": {
             "Status": package.get("ModelApprovalStatus"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from .aws import Clients, UsageError
 from .project import Project
@@ -23,21 +26,48 @@ def plain(item: dict[str, Any]) -> dict[str, Any]:
     return {name: _plain(value) for name, value in item.items()}
 
 
-def entries(clients: Clients, project: Project, pk: str) -> list[dict[str, Any]]:
-    """Every entry of one subject (pk), in sort-key order."""
+def entries(
+    clients: Clients, project: Project, pk: str, prefix: str = "", newest_first: bool = False, limit: int = 0
+) -> list[dict[str, Any]]:
+    """The entries of one subject (pk) whose sort key starts with `prefix`, in sort-key order (at most `limit`)."""
     found: list[dict[str, Any]] = []
+    condition, values = "pk = :pk", {":pk": {"S": pk}}
+    if prefix:
+        condition, values = f"{condition} AND begins_with(sk, :prefix)", {**values, ":prefix": {"S": prefix}}
     kwargs: dict[str, Any] = {
         "TableName": project.ledger,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
         "ConsistentRead": True,
+        **({"Limit": limit} if limit else {}),
     }
     while True:
         page = clients("dynamodb").query(**kwargs)
         found += [plain(item) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return found
+        if "LastEvaluatedKey" not in page or (limit and len(found) >= limit):
+            return found[: limit or None]
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def registered_metrics(clients: Clients, package: dict[str, Any]) -> dict[str, float]:
+    """{name: value} of the quality report a version was registered with (ModelMetrics.ModelQuality, SageMaker's
+    model-quality shape: any *_metrics section); empty when it has none or it cannot be read."""
+    uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+    if not uri:
+        return {}
+    bucket, _, key = str(uri).removeprefix("s3://").partition("/")
+    try:
+        report = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, ValueError):
+        return {}
+    values: dict[str, float] = {}
+    for section, metrics in report.items():
+        if section.endswith("_metrics") and isinstance(metrics, dict):
+            for name, item in metrics.items():
+                if isinstance(item, dict) and isinstance(item.get("value"), int | float):
+                    values.setdefault(name, float(item["value"]))
+    return values
 
 
 def entry(clients: Clients, project: Project, pk: str, sk: str) -> dict[str, Any] | None:

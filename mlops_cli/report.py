@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .aws import Clients, UsageError
 from .main import Result
 from .project import Project
-from .records import endpoint_pk, entry, plain, stack_parameters, version_number
+from .records import endpoint_pk, entries, entry, registered_metrics, stack_parameters, version_number
 
 # CloudWatch periods a query may use (1-30 s: high-resolution metrics; SageMaker publishes per minute).
 PERIODS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 10800, 21600, 86400)
@@ -96,26 +96,6 @@ def _colour(variant: str, index: int = 0) -> str:
 
 
 # ------------------------------------------------------------------ reading AWS and the ledger
-def _query(
-    clients: Clients, project: Project, pk: str, prefix: str, newest_first: bool = False
-) -> list[dict[str, Any]]:
-    """Every entry of subject `pk` whose sort key starts with `prefix`, in sort-key order."""
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": project.ledger,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-        "ScanIndexForward": not newest_first,
-        "ConsistentRead": True,
-    }
-    while True:
-        page = clients("dynamodb").query(**kwargs)
-        found += [plain(item) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def find_execution(clients: Clients, project: Project, wanted: str | None) -> dict[str, Any] | None:
     """DescribeExecution of the deploy workflow execution named (name or ARN), or of the newest one; None if none."""
     sfn = clients("stepfunctions")
@@ -251,7 +231,7 @@ def alarm_changes(
         changes = {}
         for alarm in alarms:
             name = str(alarm["AlarmName"])
-            for item in _query(clients, project, f"ALARM#{name}", "STATE#"):
+            for item in entries(clients, project, f"ALARM#{name}", "STATE#"):
                 at = _when(str(item["sk"]).split("#")[1])
                 if at is not None and start <= at <= end:
                     changes.setdefault(name, []).append(
@@ -319,12 +299,12 @@ def timeline(clients: Clients, project: Project, parameters: dict[str, str], wan
     canary = canary if canary.get("execution_arn") == arn else {}
     live_entry = entry(clients, project, pk, "LIVE") or {}
     steps = sorted(
-        _query(clients, project, pk, f"STEP#{name}#"), key=lambda step: int(str(step["sk"]).rsplit("#", 1)[-1])
+        entries(clients, project, pk, f"STEP#{name}#"), key=lambda step: int(str(step["sk"]).rsplit("#", 1)[-1])
     )
     abort = entry(clients, project, pk, f"ABORT#{name}")
-    shadow_reports = _query(clients, project, pk, f"SHADOW#{name}#")
+    shadow_reports = entries(clients, project, pk, f"SHADOW#{name}#")
     outcome_entry = next(
-        (e for e in _query(clients, project, pk, "DEPLOYMENT#") if str(e["sk"]).endswith(f"#{name}")), None
+        (e for e in entries(clients, project, pk, "DEPLOYMENT#") if str(e["sk"]).endswith(f"#{name}")), None
     )
     output = json.loads(execution.get("output") or "null")
     outcome_output = output.get("Outcome") if isinstance(output, dict) else None
@@ -461,7 +441,7 @@ def timeline(clients: Clients, project: Project, parameters: dict[str, str], wan
 
 def _newest(clients: Clients, project: Project, pk: str, kind: str, measured: bool) -> dict[str, Any] | None:
     """The newest RUN# entry of `pk` (one with figures, when `measured`), its summary decoded."""
-    for item in _query(clients, project, pk, "RUN#", newest_first=True):
+    for item in entries(clients, project, pk, "RUN#", newest_first=True):
         if item.get("kind") != kind:
             continue
         try:
@@ -479,20 +459,9 @@ def registered_quality(clients: Clients, arn: str) -> dict[str, float]:
         return {}
     try:
         package = clients("sagemaker").describe_model_package(ModelPackageName=arn)
-        uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
-        if not uri:
-            return {}
-        bucket, _, key = str(uri).removeprefix("s3://").partition("/")
-        evaluation = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (ClientError, BotoCoreError, ValueError):
+    except (ClientError, BotoCoreError):
         return {}
-    values: dict[str, float] = {}
-    for section, metrics in evaluation.items():
-        if section.endswith("_metrics") and isinstance(metrics, dict):
-            for name, item in metrics.items():
-                if isinstance(item, dict) and isinstance(item.get("value"), int | float):
-                    values.setdefault(name, float(item["value"]))
-    return values
+    return registered_metrics(clients, package)
 
 
 def monitoring(clients: Clients, project: Project, parameters: dict[str, str]) -> dict[str, Any]:

@@ -22,17 +22,8 @@ def _when(text: object) -> datetime | None:
 
 
 def _latest(clients: Clients, project: Project, pk: str, prefix: str) -> dict[str, Any] | None:
-    from .records import plain
-
-    page = clients("dynamodb").query(
-        TableName=project.ledger,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}},
-        ScanIndexForward=False,
-        Limit=1,
-        ConsistentRead=True,
-    )
-    return plain(page["Items"][0]) if page["Items"] else None
+    found = entries(clients, project, pk, prefix, newest_first=True, limit=1)
+    return found[0] if found else None
 
 
 def serving(clients: Clients, project: Project) -> dict[str, Any]:
