@@ -77,10 +77,10 @@ lint: setup
 pipeline: .venv-pipeline/.installed
 	$(PIPELINE_PY) -m pipeline.definition
 
-## publish: upload the pipeline's scripts and data to the stack's bucket (STACK=<stack name>)
+## publish: upload the pipeline's scripts and data to the stack's bucket (STACK=<stack name> [COMMIT=<sha>] [REPOSITORY=<url>])
 publish: $(VENV)/.installed
-	@test -n "$(STACK)" || { echo "usage: make publish STACK=<your stack name, e.g. churn-mlops>"; exit 2; }
-	$(PY) -m pipeline.publish --stack $(STACK)
+	@test -n "$(STACK)" || { echo "usage: make publish STACK=<your stack name, e.g. churn-mlops> [COMMIT=<sha>] [REPOSITORY=<url>]"; exit 2; }
+	$(PY) -m pipeline.publish --stack $(STACK) $(if $(COMMIT),--commit '$(COMMIT)') $(if $(REPOSITORY),--repository '$(REPOSITORY)')
 
 build: .venv-sam/.installed
 	$(SAM) build --template template.yaml --region $(AWS_DEFAULT_REGION)

@@ -7,6 +7,13 @@ Preprocess (processing) -> Train (training) -> Evaluate (processing, evaluation.
 file) -> AccuracyGate (condition: accuracy >= AccuracyThreshold) -> RegisterModel, else
 QualityGateFailed (fail step stating the measured accuracy and the threshold).
 
+Every version carries what it was made from in CustomerMetadataProperties: data-uri, data-version (the
+InputDataVersion parameter: the object's S3 version id or ETag, which the retrain workflow fills in), data-sha256
+and code-sha256 (the training data and the source archive as Preprocess read them: its lineage.json property
+file), training-job, hyperparameter-<name> (what the training job ran with), owner, use-case and compliance (stack
+parameters); MetadataProperties holds GeneratedBy (the execution) and CommitId/Repository (the commit `make
+publish` was given, from pipeline/code/source.json; empty when none was).
+
 FlipLabels ("true"/"false", default "false") makes Preprocess invert the label of every row before the split:
 the model then learns the opposite of the truth, passes the gate on the flipped test set and is registered as
 usual, yet disagrees with a normal model on every request (a version for trying shadow comparisons on).
@@ -55,6 +62,13 @@ SOURCE_ARCHIVE_URI = f"{PREFIX}/code/sourcedir.tar.gz"  # the same scripts, for 
 SERVING_CODE_DIR = "/opt/ml/model/code"
 DEFAULT_INPUT_URI = f"{PREFIX}/data/churn.csv"
 ROLE = "${SageMakerExecutionRoleArn}"
+# Who owns the model, what it is for, its compliance regime: stack parameters (template.yaml), on every version
+MODEL_OWNER = "${ModelOwner}"
+MODEL_USE_CASE = "${ModelUseCase}"
+MODEL_COMPLIANCE = "${ModelCompliance}"
+UNRECORDED = "unrecorded"  # InputDataVersion when whoever started the run did not give it
+# The training job's own hyperparameters (the SageMaker ones, sagemaker_*, are added beside them)
+HYPERPARAMETERS: dict[str, int | float] = {"max-iter": 150, "learning-rate": 0.05, "max-depth": 4}
 # The SDK resolves a role that is not ARN-shaped through IAM: it gets this stand-in, replaced by ROLE.
 ROLE_STAND_IN = "arn:aws:iam::000000000000:role/sagemaker-execution-role-placeholder"
 
@@ -105,6 +119,8 @@ def build_pipeline() -> Any:
     bias_facet = ParameterString("BiasFacet", default_value="${BiasFacet}")
     disfavoured = ParameterString("BiasDisfavouredValues", default_value="${BiasDisfavouredValues}")
     prediction_threshold = ParameterString("PredictionThreshold", default_value="${PredictionThreshold}")
+    # the training object's S3 version id (or its ETag when the bucket keeps no versions): the retrain fills it in
+    data_version = ParameterString("InputDataVersion", default_value=UNRECORDED)
 
     def processor(script: str) -> Any:
         return Processor(
@@ -139,17 +155,20 @@ def build_pipeline() -> Any:
     def output_uri(step: Any, name: str) -> Any:
         return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
+    # what the data and the code were, as Preprocess read them (preprocess.py writes lineage.json)
+    lineage_file = PropertyFile(name="Lineage", output_name="lineage", path="lineage.json")
     preprocess = ProcessingStep(
         name="Preprocess",
         description="Split the data into train/validation/test and profile each feature (baseline.json).",
         step_args=processor("preprocess.py").run(
             inputs=[code_input(), s3_input("data", input_data, "/opt/ml/processing/input")],
-            outputs=[output("preprocess", name) for name in ("train", "validation", "test", "baseline")],
+            outputs=[output("preprocess", name) for name in ("train", "validation", "test", "baseline", "lineage")],
             arguments=[
                 *("--input-dir", "/opt/ml/processing/input", "--output-dir", "/opt/ml/processing"),
                 *("--flip-labels", flip_labels),
             ],
         ),
+        property_files=[lineage_file],
     )
 
     trainer = ModelTrainer(
@@ -161,9 +180,7 @@ def build_pipeline() -> Any:
             # script mode of the SageMaker framework containers: values are JSON-encoded
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(SOURCE_ARCHIVE_URI),
-            "max-iter": json.dumps(150),
-            "learning-rate": json.dumps(0.05),
-            "max-depth": json.dumps(4),
+            **{name: json.dumps(value) for name, value in HYPERPARAMETERS.items()},
         },
         output_data_config=OutputDataConfig(s3_output_path=f"{PREFIX}/models"),
         sagemaker_session=session,
@@ -210,6 +227,26 @@ def build_pipeline() -> Any:
             s3_uri=Join(on="/", values=[output_uri(step, name), file]), content_type="application/json"
         )
 
+    def lineage(path: str) -> Any:
+        return JsonGet(step_name=preprocess.name, property_file=lineage_file, json_path=path)
+
+    # What each version was made from, for people and for the operator's command line (mlops_cli reads
+    # these keys). Every value is a pipeline expression or a stack parameter: SageMaker resolves the
+    # expressions when the step runs, so the hyperparameters are those the training job ran with
+    # (DescribeTrainingJob.HyperParameters, JSON-encoded strings such as "150"). CustomerMetadataValue
+    # takes 1-256 characters of [\p{L}\p{Z}\p{N}_.:/=+-@] (botocore, sagemaker 2017-07-24 service-2.json),
+    # so owner, use case and compliance are template parameters restricted to that (template.yaml).
+    customer_metadata = {
+        "data-uri": input_data,
+        "data-version": data_version,
+        "data-sha256": lineage("data_sha256"),
+        "code-sha256": lineage("code_sha256"),
+        "training-job": train.properties.TrainingJobName,
+        **{f"hyperparameter-{name}": train.properties.HyperParameters[name] for name in HYPERPARAMETERS},
+        "owner": MODEL_OWNER,
+        "use-case": MODEL_USE_CASE,
+        "compliance": MODEL_COMPLIANCE,
+    }
     model = ModelBuilder(
         image_uri=SKLEARN_IMAGE,
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -236,7 +273,13 @@ def build_pipeline() -> Any:
             drift_check_baselines=DriftCheckBaselines(
                 model_data_statistics=json_file(evaluate, "drift-baseline", "baseline.json")
             ),
-            metadata_properties=MetadataProperties(generated_by=ExecutionVariables.PIPELINE_EXECUTION_ARN),
+            # CommitId and Repository may be empty (MetadataPropertyValue: min 0), unlike CustomerMetadataValue
+            metadata_properties=MetadataProperties(
+                generated_by=ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                commit_id=lineage("commit"),
+                repository=lineage("repository"),
+            ),
+            customer_metadata_properties=customer_metadata,
         ),
     )
     quality_gate_failed = FailStep(
@@ -253,7 +296,7 @@ def build_pipeline() -> Any:
         name="${PipelineName}",
         parameters=[
             *(input_data, processing_instance, training_instance, instance_count, threshold, approval_status),
-            *(flip_labels, bias_facet, disfavoured, prediction_threshold),
+            *(flip_labels, bias_facet, disfavoured, prediction_threshold, data_version),
         ],
         steps=[preprocess, train, evaluate, gate],
         sagemaker_session=session,

@@ -2,11 +2,14 @@
 
     python -m pipeline.publish --stack churn-mlops        # bucket from the stack's outputs
     python -m pipeline.publish --bucket <bucket name>
+    python -m pipeline.publish --stack churn-mlops --commit <sha> --repository <url>
 
 Writes s3://<bucket>/pipeline/code/<script>.py (the processing steps' code input),
 s3://<bucket>/pipeline/code/sourcedir.tar.gz (the same scripts for the training job, which packs
-the serving code into each model it trains) and s3://<bucket>/pipeline/data/churn.csv (the
-InputDataUrl default). Run it after `sam deploy` and whenever the scripts change (versions trained
+the serving code into each model it trains), s3://<bucket>/pipeline/code/source.json ({"commit": ...,
+"repository": ...} as given, empty strings otherwise: nothing is guessed from git; each version the pipeline
+registers carries them in MetadataProperties.CommitId and Repository) and s3://<bucket>/pipeline/data/churn.csv
+(the InputDataUrl default). Run it after `sam deploy` and whenever the scripts change (versions trained
 before keep the code they were trained with); a retrain reads the newest data from InputDataUrl.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import json
 import sys
 import tarfile
 from pathlib import Path
@@ -25,6 +29,8 @@ SCRIPTS = HERE / "scripts"
 DATA = HERE / "data" / "churn.csv"
 CODE_PREFIX = "pipeline/code"
 DATA_KEY = "pipeline/data/churn.csv"
+ARCHIVE_KEY = f"{CODE_PREFIX}/sourcedir.tar.gz"
+SOURCE_KEY = f"{CODE_PREFIX}/source.json"
 
 
 def scripts() -> list[Path]:
@@ -43,15 +49,23 @@ def source_archive() -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def publish(s3: Any, bucket: str, data: Path = DATA) -> list[str]:
-    """Upload the scripts, their archive and the data; returns the S3 URIs written."""
+def source_record(commit: str = "", repository: str = "") -> bytes:
+    """source.json: where the published scripts come from (preprocess.py reads it into the lineage)."""
+    return json.dumps({"commit": commit, "repository": repository}, sort_keys=True).encode()
+
+
+def publish(s3: Any, bucket: str, data: Path = DATA, commit: str = "", repository: str = "") -> list[str]:
+    """Upload the scripts, their archive, where they come from and the data; returns the S3 URIs written.
+    source.json is written every time, so a publish without a commit never leaves an older one in place."""
     written = []
     for script in scripts():
         key = f"{CODE_PREFIX}/{script.name}"
         s3.put_object(Bucket=bucket, Key=key, Body=script.read_bytes())
         written.append(f"s3://{bucket}/{key}")
-    s3.put_object(Bucket=bucket, Key=f"{CODE_PREFIX}/sourcedir.tar.gz", Body=source_archive())
-    written.append(f"s3://{bucket}/{CODE_PREFIX}/sourcedir.tar.gz")
+    s3.put_object(Bucket=bucket, Key=ARCHIVE_KEY, Body=source_archive())
+    written.append(f"s3://{bucket}/{ARCHIVE_KEY}")
+    s3.put_object(Bucket=bucket, Key=SOURCE_KEY, Body=source_record(commit, repository))
+    written.append(f"s3://{bucket}/{SOURCE_KEY}")
     s3.put_object(Bucket=bucket, Key=DATA_KEY, Body=data.read_bytes())
     written.append(f"s3://{bucket}/{DATA_KEY}")
     return written
@@ -73,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--stack", help="the project's stack (its ArtifactBucketName output)")
     target.add_argument("--bucket", help="the artifact bucket itself")
     parser.add_argument("--data", type=Path, default=DATA, help="the CSV to train on (default: the shipped sample)")
+    parser.add_argument("--commit", default="", help="the commit the scripts come from (default: none recorded)")
+    parser.add_argument("--repository", default="", help="the repository of that commit (default: none recorded)")
     args = parser.parse_args(argv)
     bucket = args.bucket or stack_bucket(boto3.client("cloudformation"), args.stack)
-    for uri in publish(boto3.client("s3"), bucket, args.data):
+    for uri in publish(boto3.client("s3"), bucket, args.data, args.commit, args.repository):
         print(uri)
     return 0
 

@@ -91,6 +91,10 @@ def project_parameters(project: str, **overrides: str) -> dict[str, str]:
         # with the deploy workflow running beside it, fewer when the traffic's first requests load the models
         # (measured: 52-153): the template's default of 200 would leave every sandbox shadow inconclusive.
         "ShadowMinComparedRequests": "50",
+        # Who owns the model, what for, under which regime: example values (the group's tags, each version's metadata)
+        "ModelOwner": "churn-team@example.com",
+        "ModelUseCase": "customer-churn",
+        "ModelCompliance": "gdpr",
     }
     parameters.update(overrides)
     return parameters

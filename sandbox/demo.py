@@ -19,15 +19,20 @@
 8. Other ways to serve: a serverless project (the endpoint replaced at once and baked, a cold-start guard alarm
    rolls it back, nothing captured) and a batch project (a file put in the bucket is scored by a transform job,
    a shifted file raises the drift alarm and starts a retrain).
+9. The operator's command line, `mlops`, on the first project: status, history, the lineage of the version the
+   drift retrain registered (its data, code, hyperparameters, pipeline run), and the HTML report.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pipeline import dataset
@@ -486,6 +491,42 @@ def batch_project(sandbox: Sandbox) -> None:
     say(f"    retrains started by the drift alarm: {len(runs)}" + (f" ({ended(runs[0])})"[:300] if runs else ""))
 
 
+def mlops(sandbox: Sandbox, *argv: str) -> list[str]:
+    """`.venv/bin/mlops <argv>` on the sandbox's clients: the lines it prints."""
+    from mlops_cli.aws import Clients
+    from mlops_cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), clients=Clients(factory=sandbox.client), out=out, err=err)
+    if code != 0:
+        raise RuntimeError(f"mlops {' '.join(argv)} exited {code}: {err.getvalue()}")
+    return out.getvalue().splitlines()
+
+
+def operator_view(sandbox: Sandbox, stack: Stack) -> None:
+    project = ("--project", stack.project)  # the sandbox holds several projects by now
+    say(f"    $ mlops --project {stack.project} status")
+    for line in mlops(sandbox, *project, "status")[:8]:
+        say(f"      {line}")
+    say(f"    $ mlops --project {stack.project} history -n 5")
+    for line in mlops(sandbox, *project, "history", "-n", "5"):
+        say(f"      {line[:150]}")
+    newest = max(
+        sandbox.client("sagemaker").list_model_packages(ModelPackageGroupName=stack.model_package_group)[
+            "ModelPackageSummaryList"
+        ],
+        key=lambda item: int(item["ModelPackageVersion"]),
+    )
+    version = str(newest["ModelPackageVersion"])
+    say(f"    $ mlops --project {stack.project} lineage {version}     # the version the drift retrain registered")
+    for line in mlops(sandbox, *project, "lineage", version):
+        say(f"      {line[:150]}")
+    page = Path(tempfile.gettempdir()) / f"{stack.project}-mlops-report.html"
+    say(f"    $ mlops --project {stack.project} report --out {page}")
+    for line in mlops(sandbox, *project, "report", "--out", str(page)):
+        say(f"      {line}")
+
+
 def run() -> int:
     started = time.monotonic()
     say(RULE)
@@ -615,6 +656,9 @@ def run() -> int:
 
         step(14, "Batch: a file put in the bucket is scored by a transform job; a shifted file starts a retrain")
         batch_project(sandbox)
+
+        step(15, "The operator's command line on the first project: mlops status, history, lineage, report")
+        operator_view(sandbox, stack)
 
     say()
     say(RULE)

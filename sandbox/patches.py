@@ -72,6 +72,11 @@ moto and AWS that the product meets; the product code itself never imports the s
      serving code over the input (split, batched, filtered and joined as DataProcessing says), writes
      <file>.out per object, ends Completed or Failed (ClientError, the cause in the job's log), each status an
      "SageMaker Transform Job State Change"; StopTransformJob (missing in moto) stops it without output.
+  14. Model package versions' CustomerMetadataProperties: CreateModelPackage and UpdateModelPackage refuse what
+     botocore's model refuses (keys 1-128 and values 1-256 characters of its pattern, 1-50 entries, also after an
+     update) with a ValidationException worded as AWS words it; UpdateModelPackage adds to a version's properties
+     (moto 5.2.5 replaces them, and clears them when an update gives none). AddTags overwrites a tag whose key a
+     resource already has (moto 5.2.5 appends a second one).
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ import sys
 import threading
 import time
 import traceback
+import unicodedata
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping
@@ -529,12 +535,42 @@ _original_create_model_package = sagemaker_models.SageMakerModelBackend.create_m
 
 
 def _update_model_package(
-    self: Any, model_package_arn: str, model_approval_status: str | None, *args: Any, **kwargs: Any
+    self: Any,
+    model_package_arn: str,
+    model_approval_status: str | None,
+    approval_description: str | None,
+    customer_metadata_properties: dict[str, str] | None,
+    customer_metadata_properties_to_remove: list[str],
+    *args: Any,
+    **kwargs: Any,
 ) -> str:
-    before = self.describe_model_package(model_package_arn).model_approval_status
+    package = self.describe_model_package(model_package_arn)
+    before = package.model_approval_status
     if model_approval_status is None:  # moto would clear the status; AWS leaves it
         model_approval_status = before
-    arn = _original_update_model_package(self, model_package_arn, model_approval_status, *args, **kwargs)
+    # An update adds to (or changes) the version's properties, CustomerMetadataPropertiesToRemove takes some away
+    # (the member exists for that: botocore's UpdateModelPackageInput); moto 5.2.5 replaces them all, even by None.
+    _require_customer_metadata(customer_metadata_properties)
+    merged = {**(package.customer_metadata_properties or {}), **(customer_metadata_properties or {})}
+    for key in customer_metadata_properties_to_remove or []:
+        merged.pop(key, None)
+    limit = sfn_errors.service_model("sagemaker").shape_for("CustomerMetadataMap").metadata["max"]
+    if len(merged) > limit:
+        # (AWS documents no wording for the total; the sandbox says what the model's limit is)
+        raise sagemaker_models.ValidationError(
+            message=f"The model package would have {len(merged)} CustomerMetadataProperties after this update: "
+            f"a model package has at most {limit}."
+        )
+    arn = _original_update_model_package(
+        self,
+        model_package_arn,
+        model_approval_status,
+        approval_description,
+        merged or None,
+        [],
+        *args,
+        **kwargs,
+    )
     model_package = self.describe_model_package(arn)
     # AWS stamps the change; moto keeps the creation time at second precision.
     model_package.last_modified_time = datetime.now(UTC)
@@ -544,11 +580,88 @@ def _update_model_package(
 
 
 def _create_model_package(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _require_customer_metadata(kwargs.get("customer_metadata_properties"))  # (moto's responses pass keywords)
     arn = _original_create_model_package(self, *args, **kwargs)
     model_package = self.describe_model_package(arn)
     if getattr(model_package, "model_package_group_name", None):
         _emit_model_package_change(self, model_package)
     return arn
+
+
+# ------------------------------------------------------------------ model package metadata and tags
+# CustomerMetadataProperties limits, from botocore's sagemaker model (2017-07-24 service-2.json):
+# CustomerMetadataMap min 1, max 50; CustomerMetadataKey 1-128 and CustomerMetadataValue 1-256 characters of
+# ([\p{L}\p{Z}\p{N}_.:\/=+\-@]*). moto 5.2.5 checks none of them. AWS states a broken constraint as
+# "1 validation error detected: Value '<value>' at '<member>' failed to satisfy constraint: <constraint>", a map
+# as "{key=value, ...}", its keys' and its values' constraints as "Map keys must satisfy constraint: [...]" and
+# "Map value must satisfy constraint: [...]", one error for all the keys and one for all the values, several joined
+# by "; " under "N validation errors detected" (the wording LocalStack reproduces from AWS in
+# localstack-core/localstack/services/lambda_/provider.py, _create_routing_config_model, and moto in
+# moto/resourcegroups/models.py, FakeResourceGroup._validate_tags).
+_METADATA_SYMBOLS = set("_.:/=+-@")
+
+
+def _metadata_text(value: str) -> bool:
+    r"""Only letters, separators (spaces), numbers and _.:/=+-@ (\p{L}\p{Z}\p{N} in the model's pattern)."""
+    return all(c in _METADATA_SYMBOLS or unicodedata.category(c)[0] in "LZN" for c in value)
+
+
+def _metadata_problems(properties: dict[str, str], member: str) -> list[str]:
+    model = sfn_errors.service_model("sagemaker")
+    key_shape, value_shape = model.shape_for("CustomerMetadataKey"), model.shape_for("CustomerMetadataValue")
+    limits = model.shape_for("CustomerMetadataMap").metadata
+    shown = "{" + ", ".join(f"{k}={v}" for k, v in properties.items()) + "}"
+
+    def constraint(shape: Any) -> str:
+        meta = shape.metadata
+        return (
+            f"[Member must have length less than or equal to {meta['max']}, "
+            f"Member must have length greater than or equal to {meta['min']}, "
+            f"Member must satisfy regular expression pattern: {meta['pattern']}]"
+        )
+
+    def fits(text: str, shape: Any) -> bool:
+        return shape.metadata["min"] <= len(text) <= shape.metadata["max"] and _metadata_text(text)
+
+    problems = []
+    if not limits["min"] <= len(properties) <= limits["max"]:
+        bound = "less than or equal to" if len(properties) > limits["max"] else "greater than or equal to"
+        limit = limits["max"] if len(properties) > limits["max"] else limits["min"]
+        problems.append(
+            f"Value '{shown}' at '{member}' failed to satisfy constraint: Member must have length {bound} {limit}"
+        )
+    if not all(fits(str(k), key_shape) for k in properties):
+        problems.append(
+            f"Value '{shown}' at '{member}' failed to satisfy constraint: "
+            f"Map keys must satisfy constraint: {constraint(key_shape)}"
+        )
+    if not all(isinstance(v, str) and fits(v, value_shape) for v in properties.values()):
+        problems.append(
+            f"Value '{shown}' at '{member}' failed to satisfy constraint: "
+            f"Map value must satisfy constraint: {constraint(value_shape)}"
+        )
+    return problems
+
+
+def _require_customer_metadata(properties: dict[str, str] | None) -> None:
+    if properties is None:
+        return
+    problems = _metadata_problems(properties, "customerMetadataProperties")
+    if problems:
+        count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected"
+        raise sagemaker_models.ValidationError(message=f"{count}: {'; '.join(problems)}")
+
+
+_original_add_tags = sagemaker_models.SageMakerModelBackend.add_tags
+
+
+def _add_tags(self: Any, arn: str, tags: list[dict[str, str]]) -> list[dict[str, str]]:
+    """AddTags "Adds or overwrites one or more tags" and "Tag keys must be unique per resource" (botocore's
+    sagemaker model, AddTags); moto 5.2.5 appends, so adding a tag twice listed it twice."""
+    resource = self._get_resource_from_arn(arn)
+    given = {tag["Key"] for tag in tags}
+    resource.tags[:] = [tag for tag in resource.tags if tag["Key"] not in given]
+    return list(_original_add_tags(self, arn, tags))
 
 
 _original_set_alarm_state = cloudwatch_models.CloudWatchBackend.set_alarm_state
@@ -2601,6 +2714,7 @@ def install() -> SandboxState:
     events_models.Rule.send_to_targets = _send_to_targets
     sagemaker_models.SageMakerModelBackend.update_model_package = _update_model_package
     sagemaker_models.SageMakerModelBackend.create_model_package = _create_model_package
+    sagemaker_models.SageMakerModelBackend.add_tags = _add_tags
     sagemaker_models.SageMakerModelBackend.update_endpoint = _update_endpoint_backend
     sagemakerruntime_models.SageMakerRuntimeBackend.invoke_endpoint = _invoke_endpoint
     sagemaker_models.SageMakerModelBackend.start_pipeline_execution = _start_pipeline_execution

@@ -13,6 +13,9 @@ substitutions) and does what each step asks, for real:
 A step's arguments take the execution's parameter values (those given to StartPipelineExecution, else the
 definition's defaults) wherever the definition says {"Get": "Parameters.<name>"}: FlipLabels, for one, reaches
 preprocess.py as its --flip-labels argument, so a run with FlipLabels "true" trains on inverted labels.
+A step's properties are its Describe* shape (DescribeTrainingJob for a training step: TrainingJobName, and
+HyperParameters as the map of strings the job was given, e.g. {"max-iter": "150"}); a path names a list element by
+its *Name (Outputs['train']) and a map entry by its key (HyperParameters['max-iter']).
 Each step and the execution emit SageMaker's status-change events and are listed by
 ListPipelineExecutionSteps. A scenario can make a step fail (`inject_failure`), once or always,
 also over the AWS API: a JSON list [{"step": "Train", "reason": "...", "times": 1}] put at
@@ -482,6 +485,8 @@ def _walk(document: Any, path: str) -> Any:
             current = current[name]
         elif index:
             current = current[int(index)]
+        elif isinstance(current, dict):  # a map's entry, e.g. HyperParameters['max-iter']
+            current = current[key]
         else:  # a list element named by its *Name field (OutputName, ChannelName...)
             current = next(i for i in current if key in [v for k, v in i.items() if k.endswith("Name")])
     return current

@@ -101,6 +101,9 @@ RULES = {
                 # Present when the version was registered with them (a pipeline's RegisterModel step sets
                 # both; a version created by hand may have neither).
                 "MetadataProperties",
+                # none of its members is required (botocore's sagemaker model, MetadataProperties): a version
+                # registered outside a pipeline run may name a commit and no execution
+                "MetadataProperties.GeneratedBy",
                 "ModelMetrics",
             }
         ),

@@ -6,6 +6,7 @@ runs it, with --endpoint-url and the AWS CLI's environment variables, the projec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -82,6 +83,15 @@ def test_status_approve_watch_lineage_history_report(url: str, tmp_path: Path) -
     assert [d["outcome"] for d in lineage["Deployments"]] == ["Deployed"]
     text = ok(mlops(url, "lineage"))
     assert "Approval        Approved by " in text and "recall up 3 points" in text
+    bucket = "churn-artifacts-123456789012-us-east-1"
+    data = tmp_path / "churn.csv"
+    aws(url, "s3api", "get-object", "--bucket", bucket, "--key", "pipeline/data/churn.csv", str(data))
+    archive = tmp_path / "sourcedir.tar.gz"
+    aws(url, "s3api", "get-object", "--bucket", bucket, "--key", "pipeline/code/sourcedir.tar.gz", str(archive))
+    assert f"Data            s3://{bucket}/pipeline/data/churn.csv" in text
+    assert f"  sha256        {hashlib.sha256(data.read_bytes()).hexdigest()}" in text
+    assert f"Code sha256     {hashlib.sha256(archive.read_bytes()).hexdigest()}" in text
+    assert re.search(r"hyperparams   learning-rate=0\.05, max-depth=4, max-iter=150", text), text
 
     newest = json.loads(ok(mlops(url, "history", "--json", "-n", "2")))
     assert [(e["kind"], e.get("model_package_arn", "").rsplit("/", 1)[-1]) for e in newest] == [
@@ -99,3 +109,27 @@ def test_an_unknown_project_or_stack_is_refused(url: str) -> None:
     assert unknown.returncode == 2
     assert "no project fraud in us-east-1 (projects found: churn)" in unknown.stderr
     assert mlops(url, "--stack", "nowhere", "history").returncode == 2
+
+
+def test_a_retrain_registers_a_version_with_its_metadata_and_the_group_is_tagged(url: str) -> None:
+    done = ok(mlops(url, "retrain", "--reason", "the quarter's data is in", "--wait"))
+    registered = re.search(r"ended SUCCEEDED Registered: version (\d+) registered", done)
+    assert registered, done
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/{registered.group(1)}"
+    package = aws(url, "sagemaker", "describe-model-package", "--model-package-name", arn)
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["data-uri"] == "s3://churn-artifacts-123456789012-us-east-1/pipeline/data/churn.csv"
+    assert re.fullmatch(r"[0-9a-f]{64}", metadata["data-sha256"])
+    assert re.fullmatch(r"[0-9a-f]{64}", metadata["code-sha256"])
+    assert metadata["data-version"] not in ("", "unrecorded")
+    assert metadata["hyperparameter-max-iter"] == "150" and metadata["training-job"]
+    assert package["MetadataProperties"]["GeneratedBy"].startswith(
+        "arn:aws:sagemaker:us-east-1:123456789012:pipeline/churn-pipeline/execution/"
+    )
+    tags = {t["Key"]: t["Value"] for t in aws(url, "sagemaker", "list-tags", "--resource-arn", GROUP_ARN)["Tags"]}
+    assert {k: tags.get(k) for k in ("owner", "use-case", "compliance")} == {
+        k: metadata[k] for k in ("owner", "use-case", "compliance")
+    }
+    lineage = json.loads(ok(mlops(url, "lineage", registered.group(1), "--json")))
+    assert lineage["Data"]["Sha256"] == metadata["data-sha256"]
+    assert [m["reason"] for m in lineage["MadeBy"]] == ["the quarter's data is in"]

@@ -211,6 +211,10 @@ class FaultWorld:
         arguments["ModelMetrics"]["Explainability"]["Report"]["S3Uri"] = f"{seed}/explainability.json"
         arguments["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"] = f"{seed}/baseline.json"
         arguments["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = f"{seed}/model.tar.gz"
+        # the steps the rest of the metadata comes from are gone: what the stack gives (owner, ...) stays
+        customer = arguments["CustomerMetadataProperties"]
+        arguments["CustomerMetadataProperties"] = {k: v for k, v in customer.items() if isinstance(v, str)}
+        arguments["MetadataProperties"] = {"GeneratedBy": arguments["MetadataProperties"]["GeneratedBy"]}
         definition["Steps"] = [gate]
         sagemaker.update_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition))
 

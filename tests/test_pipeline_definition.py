@@ -64,12 +64,48 @@ def test_registration_carries_metrics_baseline_lineage_and_the_approval_paramete
     arguments = steps_by_name(definition()["Steps"])["RegisterModel"]["Arguments"]
     assert arguments["ModelPackageGroupName"] == "${ModelPackageGroupName}"
     assert arguments["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
-    assert arguments["MetadataProperties"] == {"GeneratedBy": {"Get": "Execution.PipelineExecutionArn"}}
+    lineage = {"PropertyFile": {"Get": "Steps.Preprocess.PropertyFiles.Lineage"}}
+    assert arguments["MetadataProperties"] == {
+        "GeneratedBy": {"Get": "Execution.PipelineExecutionArn"},
+        "CommitId": {"Std:JsonGet": {**lineage, "Path": "commit"}},
+        "Repository": {"Std:JsonGet": {**lineage, "Path": "repository"}},
+    }
     assert "evaluation.json" in json.dumps(arguments["ModelMetrics"]["ModelQuality"])
     assert "baseline.json" in json.dumps(arguments["DriftCheckBaselines"]["ModelDataQuality"])
     parameters = {p["Name"]: p for p in definition()["Parameters"]}
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert {"InputDataUrl", "ProcessingInstanceType", "TrainingInstanceType"} <= set(parameters)
+
+
+def test_every_version_says_what_it_was_made_from_and_who_owns_it() -> None:
+    steps = steps_by_name(definition()["Steps"])
+    metadata = steps["RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    lineage = {"PropertyFile": {"Get": "Steps.Preprocess.PropertyFiles.Lineage"}}
+    # the keys the operator's command line reads
+    assert metadata == {
+        "data-uri": {"Get": "Parameters.InputDataUrl"},
+        "data-version": {"Get": "Parameters.InputDataVersion"},
+        "data-sha256": {"Std:JsonGet": {**lineage, "Path": "data_sha256"}},
+        "code-sha256": {"Std:JsonGet": {**lineage, "Path": "code_sha256"}},
+        "training-job": {"Get": "Steps.Train.TrainingJobName"},
+        "hyperparameter-max-iter": {"Get": "Steps.Train.HyperParameters['max-iter']"},
+        "hyperparameter-learning-rate": {"Get": "Steps.Train.HyperParameters['learning-rate']"},
+        "hyperparameter-max-depth": {"Get": "Steps.Train.HyperParameters['max-depth']"},
+        "owner": "${ModelOwner}",
+        "use-case": "${ModelUseCase}",
+        "compliance": "${ModelCompliance}",
+    }
+    trained = {k for k in steps["Train"]["Arguments"]["HyperParameters"] if not k.startswith("sagemaker_")}
+    assert {f"hyperparameter-{name}" for name in trained} <= set(metadata)
+    parameters = {p["Name"]: p for p in definition()["Parameters"]}
+    assert parameters["InputDataVersion"] == {
+        "Name": "InputDataVersion",
+        "Type": "String",
+        "DefaultValue": "unrecorded",
+    }
+    assert steps["Preprocess"]["PropertyFiles"] == [
+        {"PropertyFileName": "Lineage", "OutputName": "lineage", "FilePath": "lineage.json"}
+    ]
 
 
 def test_bucket_region_and_image_are_left_to_the_template() -> None:

@@ -451,6 +451,9 @@ def test_a_pipeline_run_with_flip_labels_registers_a_version_that_disagrees(mode
         .replace("${BiasFacet}", "age_group")
         .replace("${BiasDisfavouredValues}", "65-plus")
         .replace("${PredictionThreshold}", "0.5")
+        .replace("${ModelOwner}", "ml-platform")
+        .replace("${ModelUseCase}", "churn-prediction")
+        .replace("${ModelCompliance}", "none")
     )
     assert {"Name": "FlipLabels", "Type": "String", "DefaultValue": "false"} in json.loads(definition)["Parameters"]
     models.sagemaker.create_pipeline(PipelineName="flip-pipeline", PipelineDefinition=definition, RoleArn=ROLE)

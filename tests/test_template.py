@@ -104,7 +104,13 @@ FUNCTIONS = ROOT / "functions"
 IAM_PREFIX = {"stepfunctions": "states"}
 # The API and the action it is authorised as differ. TransactWriteItems has no action of its own: each of its
 # items is authorised as its operation (the ledger's transactions hold Puts only, Ledger.commit_claims).
-IAM_ACTION = {"s3:ListObjectsV2": "s3:ListBucket", "dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+# HeadObject is authorised as s3:GetObject (botocore's s3 model, HeadObject: "To use HEAD, you must have the
+# s3:GetObject permission").
+IAM_ACTION = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "dynamodb:TransactWriteItems": "dynamodb:PutItem",
+}
 # How the code names each service's client (a module gets it as a parameter of that name).
 CLIENT_NAMES = {
     "sagemaker": "sagemaker",

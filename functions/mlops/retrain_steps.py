@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .bias import BiasBands, registered_bias
+from .governance import governance_tags, group_arn, tag_group
 from .ledger import Ledger, now_iso
 from .model_quality import metric_values
 from .pipelines import retrain_display_name
@@ -66,6 +67,7 @@ class RetrainConfig:
     auto_approve: bool
     auto_approve_margin: float
     bias_bands: BiasBands = field(default_factory=BiasBands)
+    group_tags: dict[str, str] = field(default_factory=dict)  # owner, use-case, compliance (governance.py)
 
     @classmethod
     def from_env(cls, settings: Settings) -> RetrainConfig:
@@ -86,6 +88,7 @@ class RetrainConfig:
                 min_di=float(os.environ.get("BIAS_MIN_DI", "0.8")),
                 max_di=float(os.environ.get("BIAS_MAX_DI", "1.25")),
             ),
+            group_tags=governance_tags(),
         )
 
 
@@ -118,6 +121,24 @@ def newest_data(s3: Any, url: str) -> str | None:
             if item["Key"].endswith(".csv") and (newest is None or item["LastModified"] > newest[0]):
                 newest = (item["LastModified"], item["Key"])
     return f"s3://{bucket}/{newest[1]}" if newest else None
+
+
+def data_version(s3: Any, url: str) -> str | None:
+    """The S3 object's version id, or its ETag without quotes when the bucket keeps no versions (no VersionId, or
+    "null" for an object written while versioning was off or suspended). None when the URL names no object (a
+    prefix, or nothing there) or the object cannot be read: the version then stays the pipeline's default."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not key or key.endswith("/"):
+        return None
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        # HeadObject has no body: its errors are the HTTP status ("404"; "403" without s3:ListBucket there)
+        if str(error.response.get("Error", {}).get("Code")) in ("404", "403", "NoSuchKey", "AccessDenied"):
+            return None
+        raise
+    version = str(head.get("VersionId") or "null")
+    return version if version != "null" else str(head["ETag"]).strip('"')
 
 
 def admit(
@@ -155,6 +176,10 @@ def admit(
         data = newest_data(s3, config.training_data_url)
         if data:
             parameters["InputDataUrl"] = data
+    if "InputDataVersion" in declared and "InputDataVersion" not in parameters and "InputDataUrl" in parameters:
+        version = data_version(s3, str(parameters["InputDataUrl"]))
+        if version:
+            parameters["InputDataVersion"] = version
     return {
         "Decision": "admitted",
         "Reason": admission.reason,
@@ -164,6 +189,7 @@ def admit(
             for name, value in sorted(parameters.items())
         ],
         "InputDataUrl": str(parameters.get("InputDataUrl", "the pipeline's default")),
+        "InputDataVersion": str(parameters.get("InputDataVersion", "the pipeline's default")),
     }
 
 
@@ -236,6 +262,7 @@ def assess(
             f"pipeline run {arn} succeeded but no version names it in MetadataProperties.GeneratedBy"
         )
     candidate_arn = str(package["ModelPackageArn"])
+    tag_group(sagemaker, group_arn(candidate_arn, config.model_package_group), config.group_tags)
     live = ledger.get(f"ENDPOINT#{config.endpoint_name}", "LIVE")
     live_arn = str(live["model_package_arn"]) if live else ""
     live_package = sagemaker.describe_model_package(ModelPackageName=live_arn) if live_arn else {}

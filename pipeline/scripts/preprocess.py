@@ -7,11 +7,20 @@ baseline.json holds, per feature, what drift detection compares live traffic wit
 --flip-labels true (the pipeline's FlipLabels parameter) turns every label upside down (churned 1 <-> 0) before
 the split, so training and evaluation both see the flipped labels: the model learns the opposite of the truth,
 passes the quality gate on the flipped test set and disagrees with a normal model on every customer.
+
+lineage/lineage.json (the pipeline's Lineage property file) says what the model is made from, for the version's
+metadata: data_sha256, the hex SHA-256 of the training data as read here (of the one CSV file; of the files'
+bytes one after the other, in path order, when the input holds several); code_sha256, that of the source archive
+the training job runs (sourcedir.tar.gz beside this script: the code input is the whole pipeline/code/ prefix;
+"absent" when there is none, e.g. the scripts run from a checkout: on SageMaker the training job then fails on
+the same missing archive, so no version is registered with it); commit and repository from source.json beside
+this script (written by `make publish COMMIT=... REPOSITORY=...`; empty strings when absent).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -39,6 +48,31 @@ def flipped(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{**row, LABEL: "0" if row[LABEL] == "1" else "1"} for row in rows]
 
 
+ABSENT = "absent"  # code_sha256 when no source archive lies beside this script
+
+
+def sha256_of(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        with file.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def lineage(files: list[Path], code_dir: Path) -> dict[str, str]:
+    """What the model is made from: the data's and the source archive's digests, the published commit."""
+    archive = code_dir / "sourcedir.tar.gz"
+    source = code_dir / "source.json"
+    published = json.loads(source.read_text()) if source.is_file() else {}
+    return {
+        "data_sha256": sha256_of(files),
+        "code_sha256": sha256_of([archive]) if archive.is_file() else ABSENT,
+        "commit": str(published.get("commit", "")),
+        "repository": str(published.get("repository", "")),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input"))
@@ -47,6 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
+        "--code-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="where sourcedir.tar.gz and source.json are",
+    )
+    parser.add_argument(
         "--flip-labels", choices=("true", "false"), default="false", help="invert the label of every row first"
     )
     args = parser.parse_args(argv)
@@ -54,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     files = sorted(args.input_dir.rglob("*.csv"))
     if not files:
         raise SystemExit(f"no CSV file under {args.input_dir}")
+    lineage_path = args.output_dir / "lineage" / "lineage.json"
+    lineage_path.parent.mkdir(parents=True, exist_ok=True)
+    lineage_path.write_text(json.dumps(lineage(files, args.code_dir), indent=2, sort_keys=True))
     rows = [row for file in files for row in read_rows(file)]
     rows = [row for row in rows if row.get(LABEL) in ("0", "1")]
     if len(rows) < 100:
