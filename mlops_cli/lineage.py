@@ -263,8 +263,9 @@ def render(found: dict[str, Any]) -> str:
     metrics = found["Metrics"]
     lines.append(_line("Metrics", ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))))
     approval = found["Approval"]
+    verb = "Approved" if approval["Status"] == "Approved" else f"{approval['Status']}, set"
     lines.append(
-        _line("Approval", f"{approval['Status']} by {approval['By'] or 'unknown'} at {approval['At']}")
+        _line("Approval", f"{verb} by {approval['By'] or 'unknown'} at {approval['At']}")
         + (f": {approval['Description']}" if approval["Description"] else "")
     )
     for item in found["Approvals"]:

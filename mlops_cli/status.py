@@ -195,6 +195,10 @@ def _bar(percent: float, width: int = 20) -> str:
     return "#" * filled + "." * (width - filled)
 
 
+def _figure(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else str(value if value is not None else "-")
+
+
 def render(found: dict[str, Any]) -> str:
     lines = [f"Project:     {found['Project']} (stack {found['Stack']}, {found['Kind']})"]
     live_version = found["Live"]
@@ -254,10 +258,11 @@ def render(found: dict[str, Any]) -> str:
     drift = monitored.get("Drift")
     if drift:
         lines.append(
-            f"Drift:       score {drift.get('DriftScore')} over {drift.get('Records')} records ({drift.get('At')})"
+            f"Drift:       score {_figure(drift.get('DriftScore'))} over {drift.get('Records')} records "
+            f"({drift.get('At')})"
         )
         for feature, psi in sorted((drift.get("FeaturePSI") or {}).items()):
-            lines.append(f"  PSI {feature:<22} {psi}")
+            lines.append(f"  PSI {feature:<22} {_figure(psi)}")
         if drift.get("Bias"):
             lines.append(f"  bias {json.dumps(drift['Bias'], sort_keys=True)}")
     quality = monitored.get("Quality")

@@ -19,8 +19,8 @@
 8. Other ways to serve: a serverless project (the endpoint replaced at once and baked, a cold-start guard alarm
    rolls it back, nothing captured) and a batch project (a file put in the bucket is scored by a transform job,
    a shifted file raises the drift alarm and starts a retrain).
-9. The operator's command line, `mlops`, on the first project: status, history, the lineage of the version the
-   drift retrain registered (its data, code, hyperparameters, pipeline run), and the HTML report.
+9. The operator's command line, `mlops`, on the first project: status, history, the lineage of the newest version
+   (its data, code, hyperparameters, pipeline run, the retrain that made it), and the HTML report.
 """
 
 from __future__ import annotations
@@ -518,7 +518,7 @@ def operator_view(sandbox: Sandbox, stack: Stack) -> None:
         key=lambda item: int(item["ModelPackageVersion"]),
     )
     version = str(newest["ModelPackageVersion"])
-    say(f"    $ mlops --project {stack.project} lineage {version}     # the version the drift retrain registered")
+    say(f"    $ mlops --project {stack.project} lineage {version}     # the newest version, registered by a retrain")
     for line in mlops(sandbox, *project, "lineage", version):
         say(f"      {line[:150]}")
     page = Path(tempfile.gettempdir()) / f"{stack.project}-mlops-report.html"
