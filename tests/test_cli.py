@@ -116,6 +116,16 @@ def test_lineage_and_history_after_a_canary_a_rollback_and_a_retrain(churn: Sand
     assert len(after_canary["Approvals"]) == 1
     assert [d["outcome"] for d in after_canary["Deployments"]] == ["Deployed"]
     assert after_canary["Metrics"]["accuracy"] > 0.5
+    bucket = churn.stack.outputs["ArtifactBucketName"]
+    data = churn.client("s3").get_object(Bucket=bucket, Key="pipeline/data/churn.csv")["Body"].read()
+    archive = churn.client("s3").get_object(Bucket=bucket, Key="pipeline/code/sourcedir.tar.gz")["Body"].read()
+    assert after_canary["Data"]["Sha256"] == hashlib.sha256(data).hexdigest()
+    assert after_canary["Code"]["Sha256"] == hashlib.sha256(archive).hexdigest()
+    assert after_canary["TrainingJob"]["HyperParameters"] == {
+        "learning-rate": "0.05",
+        "max-depth": "4",
+        "max-iter": "150",
+    }
 
     code, out, err = mlops(churn, capsys, "rollback", "--reason", "complaints", "--wait")
     assert code == 0, err
@@ -133,17 +143,24 @@ def test_lineage_and_history_after_a_canary_a_rollback_and_a_retrain(churn: Sand
     made = as_json(churn, capsys, "lineage", registered.group(1))
     assert made["PipelineRun"]["Arn"].startswith("arn:aws:sagemaker:us-east-1:123456789012:pipeline/churn-pipeline/")
     assert [m["reason"] for m in made["MadeBy"]] == ["new data arrived"]
-    bucket = churn.stack.outputs["ArtifactBucketName"]
-    data = churn.client("s3").get_object(Bucket=bucket, Key="pipeline/data/churn.csv")["Body"].read()
     assert made["Data"]["Uri"] == f"s3://{bucket}/pipeline/data/churn.csv"
     assert made["Data"]["Sha256"] == hashlib.sha256(data).hexdigest()
-    archive = churn.client("s3").get_object(Bucket=bucket, Key="pipeline/code/sourcedir.tar.gz")["Body"].read()
     assert made["Code"]["Sha256"] == hashlib.sha256(archive).hexdigest()
     assert made["TrainingJob"]["Name"] and made["TrainingJob"]["HyperParameters"]["max-iter"] == "150"
     assert made["Approval"]["Status"] == "PendingManualApproval"
 
-    newest_first = [(e["kind"], e.get("outcome")) for e in as_json(churn, capsys, "history", "-n", "4")]
+    code, _, err = mlops(churn, capsys, "approve", registered.group(1), "--reason", "retrained on new data", "--wait")
+    assert code == 0, err
+    live_now = as_json(churn, capsys, "lineage")
+    assert live_now["Version"]["Number"] == registered.group(1)
+    assert (live_now["Data"], live_now["Code"]) == (made["Data"], made["Code"])
+    assert live_now["Approval"]["Description"] == "retrained on new data"
+    assert [m["reason"] for m in live_now["MadeBy"]] == ["new data arrived"]
+
+    newest_first = [(e["kind"], e.get("outcome")) for e in as_json(churn, capsys, "history", "-n", "6")]
     assert newest_first == [
+        ("deployment", "Deployed"),
+        ("approval", None),
         ("retrain", "Registered"),
         ("rollback", "RolledBack"),
         ("deployment", "Deployed"),
