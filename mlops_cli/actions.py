@@ -116,17 +116,28 @@ def _since() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def approve(args: argparse.Namespace, clients: Clients, project: Project) -> Any:
+def _checked(args: argparse.Namespace, clients: Clients, project: Project, target: str) -> tuple[str, str, str]:
+    """(reason, version ARN, its status) for a change of the version's status to `target`, refused when it has it."""
     reason = _reason(args.reason)
     arn = version_arn(clients, project, args.version)
-    status = _described(clients, arn)["ModelApprovalStatus"]
-    if status == "Approved":
-        raise UsageError(f"version {version_number(arn)} is Approved already: to deploy it again, mlops rollback --to")
-    since = _since()
+    status = str(_described(clients, arn)["ModelApprovalStatus"])
+    if status == target:
+        again = ": to deploy it again, mlops rollback --to" if target == "Approved" else ""
+        raise UsageError(f"version {version_number(arn)} is {target} already{again}")
+    return reason, arn, status
+
+
+def _set_status(clients: Clients, arn: str, status: str, target: str, reason: str) -> list[str]:
     clients("sagemaker").update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription=reason
+        ModelPackageArn=arn, ModelApprovalStatus=target, ApprovalDescription=reason
     )
-    lines = [f"version {version_number(arn)}: {status} -> Approved ({reason})"]
+    return [f"version {version_number(arn)}: {status} -> {target} ({reason})"]
+
+
+def approve(args: argparse.Namespace, clients: Clients, project: Project) -> Any:
+    reason, arn, status = _checked(args, clients, project, "Approved")
+    since = _since()
+    lines = _set_status(clients, arn, status, "Approved", reason)
     execution = _started_since(clients, project.workflow("deploy"), since, arn)
     lines.append(f"deploy workflow: {execution}" if execution else "the deploy workflow has not started yet")
     waited = ended(clients, execution) if execution and args.wait else None
@@ -134,18 +145,11 @@ def approve(args: argparse.Namespace, clients: Clients, project: Project) -> Any
 
 
 def reject(args: argparse.Namespace, clients: Clients, project: Project) -> Any:
-    reason = _reason(args.reason)
-    arn = version_arn(clients, project, args.version)
-    status = _described(clients, arn)["ModelApprovalStatus"]
-    if status == "Rejected":
-        raise UsageError(f"version {version_number(arn)} is Rejected already")
+    reason, arn, status = _checked(args, clients, project, "Rejected")
     current = live(clients, project) or {}
     deploying = collect_status(clients, project)["Deployment"]
     since = _since()
-    clients("sagemaker").update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription=reason
-    )
-    lines = [f"version {version_number(arn)}: {status} -> Rejected ({reason})"]
+    lines = _set_status(clients, arn, status, "Rejected", reason)
     execution = None
     if current.get("model_package_arn") == arn:
         execution = _started_since(clients, project.workflow("rollback"), since, None)

@@ -239,3 +239,16 @@ def test_a_batch_project_shows_its_live_model_runs_and_lineage(sandbox: Any, cap
     assert "Endpoint" not in lineage
     assert lineage["Model"]["Name"] == found["Live"]["EndpointConfigName"]
     assert lineage["Version"]["Arn"] == batch.world.live_version_arn
+
+
+def test_rejecting_the_live_version_rolls_it_back(churn: SandboxWorld, capsys: Any) -> None:
+    code, _, err = mlops(churn, capsys, "approve", "2", "--reason", "ship it", "--wait")
+    assert code == 0, err
+    code, out, err = mlops(churn, capsys, "reject", "2", "--reason", "wrong answers for new customers", "--wait")
+    assert code == 0, err
+    assert "version 2: Approved -> Rejected (wrong answers for new customers)" in out
+    assert re.search(r"it was live: rollback workflow arn:aws:states:.*:execution:churn-rollback:", out), out
+    assert "ended SUCCEEDED RolledBack" in out
+    assert churn.live_model_package() == churn.world.live_version_arn
+    code, _, err = mlops(churn, capsys, "reject", "2", "--reason", "again")
+    assert code == 2 and "version 2 is Rejected already" in err
