@@ -252,3 +252,35 @@ def test_rejecting_the_live_version_rolls_it_back(churn: SandboxWorld, capsys: A
     assert churn.live_model_package() == churn.world.live_version_arn
     code, _, err = mlops(churn, capsys, "reject", "2", "--reason", "again")
     assert code == 2 and "version 2 is Rejected already" in err
+
+
+def test_status_shows_a_shadow_and_abort_ends_it(sandbox: Any, capsys: Any) -> None:
+    from tests.conftest import seeded
+    from tests.test_shadow_deployments import SHADOW_STACK
+
+    churn = seeded(sandbox, **{**SHADOW_STACK, "ShadowSeconds": "600000"})  # 10 minutes here: the abort ends it
+    code, _, err = mlops(churn, capsys, "approve", "2", "--reason", "compare it first")
+    assert code == 0, err
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = as_json(churn, capsys, "status")
+        if (found["Deployment"] or {}).get("Bake"):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the shadow never started")
+    deploying = found["Deployment"]
+    assert (deploying["Strategy"], deploying["CandidateVariant"]) == ("shadow", "ShadowGreen")
+    assert found["Serving"]["ShadowVariants"] == [{"Variant": "ShadowGreen"}]
+    assert [g["Alarm"] for g in deploying["Guards"]] == [
+        "churn-canary-5xx-ShadowGreen",
+        "churn-canary-latency-ShadowGreen",
+    ]
+    code, out, _ = mlops(churn, capsys, "status")
+    assert "Deploying:   version 2 by shadow" in out and "(shadow: copies of the live requests)" in out
+    started = time.monotonic()
+    code, out, err = mlops(churn, capsys, "abort", "--reason", "not today", "--wait")
+    assert "its bake was ended now" in out, err
+    assert time.monotonic() - started < 60  # not the shadow's ten minutes
+    assert churn.live_model_package() == churn.world.live_version_arn
+    assert as_json(churn, capsys, "status")["Deployment"] is None
