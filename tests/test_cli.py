@@ -168,52 +168,45 @@ def test_lineage_and_history_after_a_canary_a_rollback_and_a_retrain(churn: Sand
     ]
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["approve", "99", "--reason", "x"], "churn-models has no version 99"),
-        (["approve", "two", "--reason", "x"], "is not a version"),
-        (["approve", "1", "--reason", "x"], "version 1 is Approved already"),
-        (["approve", "2", "--reason", "   "], "--reason must say why"),
-        (
-            ["approve", "arn:aws:sagemaker:us-east-1:123456789012:model-package/other/2", "--reason", "x"],
-            "not a version of churn-models",
-        ),
-        (["reject", "2", "--reason", "x" * 1001], "at most 1000"),
-        (["rollback", "--to", "2", "--reason", "x"], "version 2 is PendingManualApproval"),
-        (["rollback", "--to", "1", "--reason", "x"], "version 1 is live already"),
-        (["abort", "--reason", "x"], "no canary or shadow in progress"),
-        (["history", "--kind", "nonsense"], "no kind 'nonsense'"),
-        (["--project", "fraud", "status"], "no project fraud in us-east-1 (projects found: churn)"),
-        (["status", "--stack", "nowhere"], "no stack nowhere"),
-    ],
-)
-def test_bad_input_is_refused_clearly_and_starts_nothing(
-    churn: SandboxWorld, capsys: Any, argv: list[str], message: str
-) -> None:
+# (argv, what the error says): each refused with exit code 2, nothing started or changed
+BAD_INPUT = [
+    (["approve", "99", "--reason", "x"], "churn-models has no version 99"),
+    (["approve", "two", "--reason", "x"], "is not a version"),
+    (["approve", "1", "--reason", "x"], "version 1 is Approved already"),
+    (["approve", "2", "--reason", "   "], "--reason must say why"),
+    (
+        ["approve", "arn:aws:sagemaker:us-east-1:123456789012:model-package/other/2", "--reason", "x"],
+        "not a version of churn-models",
+    ),
+    (["reject", "2", "--reason", "x" * 1001], "at most 1000"),
+    (["rollback", "--to", "2", "--reason", "x"], "version 2 is PendingManualApproval"),
+    (["rollback", "--to", "1", "--reason", "x"], "version 1 is live already"),
+    (["abort", "--reason", "x"], "no canary or shadow in progress"),
+    (["history", "--kind", "nonsense"], "no kind 'nonsense'"),
+    (["--project", "fraud", "status"], "no project fraud in us-east-1 (projects found: churn)"),
+    (["status", "--stack", "nowhere"], "no stack nowhere"),
+]
+
+
+def test_bad_input_is_refused_clearly_and_starts_nothing(churn: SandboxWorld, capsys: Any) -> None:
     before = (all_executions(churn), statuses(churn))
-    code, out, err = mlops(churn, capsys, *argv)
-    assert code == 2, out
-    assert message in err
-    assert err.startswith("mlops: ")
+    for argv, message in BAD_INPUT:
+        code, out, err = mlops(churn, capsys, *argv)
+        assert (code, message in err, err.startswith("mlops: ")) == (2, True, True), (argv, out, err)
     churn.sandbox.settle()
     assert (all_executions(churn), statuses(churn)) == before
 
 
-def test_watch_started_right_after_an_approval_waits_for_its_deployment(
-    watched_churn: SandboxWorld, capsys: Any
-) -> None:
+def test_watch_started_right_after_an_approval_waits_for_its_deployment(churn: SandboxWorld, capsys: Any) -> None:
     """The approval's deployment starts from the registry's event: watch, started first, waits for it."""
-    sagemaker = watched_churn.client("sagemaker")
+    sagemaker = churn.client("sagemaker")
 
     def approve_soon() -> None:
         time.sleep(0.5)
-        sagemaker.update_model_package(
-            ModelPackageArn=watched_churn.world.pending_version_arn, ModelApprovalStatus="Approved"
-        )
+        sagemaker.update_model_package(ModelPackageArn=churn.world.pending_version_arn, ModelApprovalStatus="Approved")
 
     threading.Thread(target=approve_soon, daemon=True).start()
-    code, out, err = mlops(watched_churn, capsys, "watch", "--interval", "0.2", "--start-wait", "20")
+    code, out, err = mlops(churn, capsys, "watch", "--interval", "0.2", "--start-wait", "20")
     assert code == 0, err
     assert out.startswith("--- ") and "Deploying:   nothing in progress" in out.split("--- ")[1]
     assert re.search(r"=== approved-v2-\w+: SUCCEEDED Deployed", out), out[-2000:]
