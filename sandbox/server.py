@@ -125,6 +125,11 @@ Requests flow to the endpoint and feed the guard alarms; real ones are answered 
 Faulty versions (SANDBOX_FAULTY_VERSIONS): {", ".join(faulty) or "none"}
 Disagreeing versions (SANDBOX_DISAGREEING_VERSIONS): {", ".join(disagreeing) or "none"}
 
+The operator's command line (docs/cli.md), with the credentials above:
+  .venv/bin/mlops --endpoint-url {url} --region {REGION} status
+  .venv/bin/mlops --endpoint-url {url} --region {REGION} approve 2 --reason "try it"   # then: ... watch
+  .venv/bin/mlops --endpoint-url {url} --region {REGION} lineage        # history, rollback, retrain, abort, report
+
 Approve the pending version (the approval event starts the deploy workflow):
   {aws} sagemaker update-model-package --model-package-arn {world.pending_version_arn} --model-approval-status Approved
 Watch the candidate's share of traffic grow (10% -> 50% -> 100%), after its shadow with the Shadow strategy:
